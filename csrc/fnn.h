@@ -1,0 +1,108 @@
+/*
+ * fnn.h -- the whole C API of fastnn's engine.
+ *
+ * A network has n_layers weight matrices (hidden layers + 1). Layer l maps sizes[l] inputs to
+ * sizes[l+1] outputs: hidden layers compute z = sigmoid(W [1; z_prev]); the last layer is either a
+ * softmax over sizes[n_layers] >= 2 classes or one sigmoid unit (sizes[n_layers] == 1).
+ *
+ * Storage: all weights live in one contiguous buffer, layer after layer. Layer l is stored
+ * TRANSPOSED, as a row-major (sizes[l] + 1, sizes[l+1]) block whose row 0 holds the biases and
+ * row i + 1 the weights leaving input i. (Users see W as (n_out, n_in + 1), bias in column 0; the
+ * transpose makes both the forward pass and the rank-1 SGD update contiguous axpys.)
+ *
+ * Every function is arithmetic only: no allocation, no I/O, no globals. Scratch memory is passed
+ * in (fnn_work_size elements of the data type). Each entry point returns an FNN_* status code.
+ * Functions exist for double (_f64) and float (_f32); sums are accumulated in double.
+ */
+#ifndef FNN_H
+#define FNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef ptrdiff_t fnn_index;
+
+/* Status codes returned by every entry point. */
+#define FNN_OK 0
+#define FNN_ERROR_SHAPE (-1)   /* n_layers < 1, a size < 1, or an output size that fits no output type */
+#define FNN_ERROR_LABEL (-2)   /* a label outside 0..K-1 (softmax) or 0..1 (sigmoid) */
+#define FNN_ERROR_INDEX (-3)   /* a row index in `order` or a sparse column index out of range */
+
+#define FNN_OUTPUT_SOFTMAX 0
+#define FNN_OUTPUT_SIGMOID 1
+
+/* The architecture: sizes[0] = n_features, sizes[n_layers] = output units. */
+typedef struct fnn_net {
+    int n_layers;
+    const fnn_index *sizes;   /* n_layers + 1 entries */
+    int output;               /* FNN_OUTPUT_SOFTMAX or FNN_OUTPUT_SIGMOID */
+} fnn_net;
+
+/* Per-sample SGD settings: W <- W - learning_rate * (sample_weight * dJ/dW + l2 * W_nonbias). */
+typedef struct fnn_sgd {
+    double learning_rate;
+    double l2;
+} fnn_sgd;
+
+/*
+ * A set of labelled rows. Dense when indptr == NULL: `values` is row-major (n_rows, n_features).
+ * CSR otherwise: row r has entries values[indptr[r]:indptr[r+1]] at columns indices[...].
+ * labels may be NULL for functions that only predict; sample_weight NULL means all ones.
+ */
+#define FNN_DECLARE_DATA(T, SUFFIX)                                                              \
+    typedef struct fnn_data_##SUFFIX {                                                           \
+        const T *values;                                                                         \
+        const fnn_index *indptr;                                                                 \
+        const fnn_index *indices;                                                                \
+        fnn_index n_rows;                                                                        \
+        fnn_index n_features;                                                                    \
+        const int32_t *labels;                                                                   \
+        const T *sample_weight;                                                                  \
+    } fnn_data_##SUFFIX;
+FNN_DECLARE_DATA(double, f64)
+FNN_DECLARE_DATA(float, f32)
+#undef FNN_DECLARE_DATA
+
+/* FNN_OK if the architecture is valid (n_layers >= 1, sizes >= 1, output units fit the output). */
+int fnn_check_net(const fnn_net *net);
+
+/* Number of weights: sum over layers of (sizes[l] + 1) * sizes[l+1]. */
+fnn_index fnn_weight_count(const fnn_net *net);
+
+/* Offset of layer l's block in the weight buffer. */
+fnn_index fnn_layer_offset(const fnn_net *net, int layer);
+
+/* Scratch elements the other functions need: activations of every layer plus two delta buffers. */
+fnn_index fnn_work_size(const fnn_net *net);
+
+#define FNN_DECLARE_API(T, SUFFIX)                                                               \
+    /* One SGD pass over rows order[0..n_order): for each, forward, output delta y_hat - y,     \
+       backpropagate with the weights before the update, update in place. Adds the weighted    \
+       loss of each sample, measured before its update, to *loss_sum. */                        \
+    int fnn_sgd_epoch_##SUFFIX(const fnn_net *net, T *W, const fnn_data_##SUFFIX *data,        \
+                               const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,  \
+                               T *work, double *loss_sum);                                     \
+    /* Output of every row: probabilities (n_rows, K) for softmax, p(y = 1) (n_rows, 1) for a   \
+       sigmoid output. */                                                                      \
+    int fnn_predict_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,    \
+                             T *output, T *work);                                              \
+    /* *loss_sum = sum_r sample_weight_r * J_r, J the cross-entropy computed from the logits. */ \
+    int fnn_loss_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,       \
+                          T *work, double *loss_sum);                                          \
+    /* G = dJ/dW for the single row `row` of data (same layout as W), by the same backward pass  \
+       the SGD step applies; *loss = J. */                                                     \
+    int fnn_gradient_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,   \
+                              fnn_index row, T *G, T *work, double *loss);
+FNN_DECLARE_API(double, f64)
+FNN_DECLARE_API(float, f32)
+#undef FNN_DECLARE_API
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FNN_H */

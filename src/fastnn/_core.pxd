@@ -1,0 +1,63 @@
+from libc.stdint cimport int32_t
+
+
+cdef extern from "fnn.h" nogil:
+    ctypedef Py_ssize_t fnn_index
+
+    int FNN_OK
+    int FNN_ERROR_SHAPE
+    int FNN_ERROR_LABEL
+    int FNN_ERROR_INDEX
+    int FNN_OUTPUT_SOFTMAX
+    int FNN_OUTPUT_SIGMOID
+
+    ctypedef struct fnn_net:
+        int n_layers
+        const fnn_index *sizes
+        int output
+
+    ctypedef struct fnn_sgd:
+        double learning_rate
+        double l2
+
+    ctypedef struct fnn_data_f64:
+        const double *values
+        const fnn_index *indptr
+        const fnn_index *indices
+        fnn_index n_rows
+        fnn_index n_features
+        const int32_t *labels
+        const double *sample_weight
+
+    ctypedef struct fnn_data_f32:
+        const float *values
+        const fnn_index *indptr
+        const fnn_index *indices
+        fnn_index n_rows
+        fnn_index n_features
+        const int32_t *labels
+        const float *sample_weight
+
+    int fnn_check_net(const fnn_net *net)
+    fnn_index fnn_weight_count(const fnn_net *net)
+    fnn_index fnn_layer_offset(const fnn_net *net, int layer)
+    fnn_index fnn_work_size(const fnn_net *net)
+
+    int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data,
+                          const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                          double *work, double *loss_sum)
+    int fnn_sgd_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data,
+                          const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                          float *work, double *loss_sum)
+    int fnn_predict_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
+                        double *output, double *work)
+    int fnn_predict_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
+                        float *output, float *work)
+    int fnn_loss_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
+                     double *work, double *loss_sum)
+    int fnn_loss_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
+                     float *work, double *loss_sum)
+    int fnn_gradient_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
+                         fnn_index row, double *G, double *work, double *loss)
+    int fnn_gradient_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
+                         fnn_index row, float *G, float *work, double *loss)

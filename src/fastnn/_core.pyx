@@ -1,0 +1,277 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""Bridge between fastnn's Python layer and the C engine (csrc/fnn.h).
+
+Plumbing only: the arrays arrive already validated and converted by Python (contiguous, one
+dtype, intp indices, int32 labels); this module checks shapes once more before C sees a pointer,
+dispatches float32/float64, releases the GIL around the C calls and turns status codes into
+exceptions. Weights are the engine's flat buffer (see ``fastnn.network`` for the layout).
+"""
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int32_t
+
+cimport cython
+from cython cimport floating
+
+import numpy as np
+
+
+cdef dict _STATUS_MESSAGES = {
+    FNN_ERROR_SHAPE: "inconsistent network or data shape",
+    FNN_ERROR_LABEL: "a label is outside the classes the output layer has",
+    FNN_ERROR_INDEX: "a row or column index is out of range",
+}
+
+OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
+OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+
+
+cdef int _raise_for_status(int status) except -1:
+    if status != FNN_OK:
+        raise ValueError("fastnn engine: " + _STATUS_MESSAGES.get(status, f"status {status}"))
+    return 0
+
+
+cdef class Architecture:
+    """Layer sizes and output type, as the engine sees them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, all >= 1.
+    output : {OUTPUT_SOFTMAX, OUTPUT_SIGMOID}
+        Softmax over ``sizes[-1] >= 2`` classes, or one sigmoid unit (``sizes[-1] == 1``).
+    """
+    cdef fnn_net net
+    cdef readonly object sizes
+
+    def __cinit__(self, sizes, int output):
+        self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
+        if self.sizes.ndim != 1 or self.sizes.shape[0] < 2:
+            raise ValueError("sizes must list at least the input and the output layer")
+        cdef const fnn_index[::1] view = self.sizes
+        self.net.n_layers = <int>(view.shape[0] - 1)
+        self.net.sizes = &view[0]
+        self.net.output = output
+        _raise_for_status(fnn_check_net(&self.net))
+
+    @property
+    def n_weights(self):
+        """Number of elements of the flat weight buffer."""
+        return fnn_weight_count(&self.net)
+
+    @property
+    def work_size(self):
+        """Scratch elements one engine call needs."""
+        return fnn_work_size(&self.net)
+
+    def layer_offset(self, int layer):
+        """Offset of ``layer`` in the flat weight buffer (``layer == n_layers`` gives the total)."""
+        if layer < 0 or layer > self.net.n_layers:
+            raise IndexError(f"layer {layer} out of range")
+        return fnn_layer_offset(&self.net, layer)
+
+
+cdef class Dataset:
+    """Rows for the engine: dense row-major or CSR, with optional labels and sample weights.
+
+    Parameters
+    ----------
+    values : ndarray of float32 or float64, 1-D, C-contiguous
+        Dense: the ``(n_rows, n_features)`` matrix raveled. CSR: the stored entries.
+    n_rows, n_features : int
+    indptr, indices : ndarray of intp or None
+        CSR structure (both or neither).
+    labels : ndarray of int32, shape (n_rows,), or None
+    sample_weight : ndarray, shape (n_rows,), same dtype as ``values``, or None
+    """
+    cdef fnn_data_f64 c64
+    cdef fnn_data_f32 c32
+    cdef readonly object values, indptr, indices, labels, sample_weight, dtype
+    cdef readonly Py_ssize_t n_rows, n_features
+
+    def __cinit__(self, values, Py_ssize_t n_rows, Py_ssize_t n_features, indptr=None,
+                  indices=None, labels=None, sample_weight=None):
+        if n_rows < 1 or n_features < 1:
+            raise ValueError(f"a dataset needs at least one row and one feature, got ({n_rows}, {n_features})")
+        self.values, self.indptr, self.indices = values, indptr, indices
+        self.labels, self.sample_weight = labels, sample_weight
+        self.n_rows, self.n_features = n_rows, n_features
+        self.dtype = values.dtype
+        if self.dtype == np.float64:
+            self._fill_f64()
+        elif self.dtype == np.float32:
+            self._fill_f32()
+        else:
+            raise TypeError(f"values must be float32 or float64, got {self.dtype}")
+
+    cdef int _fill_structure(self, const fnn_index **indptr, const fnn_index **indices,
+                             const int32_t **labels, Py_ssize_t n_values) except -1:
+        cdef const fnn_index[::1] indptr_view
+        cdef const fnn_index[::1] indices_view
+        cdef const int32_t[::1] label_view
+        if (self.indptr is None) != (self.indices is None):
+            raise ValueError("CSR data needs both indptr and indices")
+        if self.indptr is None:
+            if n_values != self.n_rows * self.n_features:
+                raise ValueError(f"dense values hold {n_values} numbers, expected {self.n_rows} x {self.n_features}")
+            indptr[0] = NULL
+            indices[0] = NULL
+        else:
+            indptr_view = self.indptr
+            indices_view = self.indices
+            if indptr_view.shape[0] != self.n_rows + 1:
+                raise ValueError("indptr must have n_rows + 1 entries")
+            if indptr_view[0] != 0 or indptr_view[self.n_rows] != n_values \
+                    or indices_view.shape[0] != n_values:
+                raise ValueError("indptr, indices and values of the CSR data disagree")
+            for r in range(self.n_rows):
+                if indptr_view[r + 1] < indptr_view[r]:
+                    raise ValueError("indptr of the CSR data must not decrease")
+            indptr[0] = &indptr_view[0]
+            indices[0] = &indices_view[0] if n_values else NULL
+        labels[0] = NULL
+        if self.labels is not None:
+            label_view = self.labels
+            if label_view.shape[0] != self.n_rows:
+                raise ValueError(f"{label_view.shape[0]} labels for {self.n_rows} rows")
+            labels[0] = &label_view[0]
+        return 0
+
+    cdef _fill_f64(self):
+        cdef const double[::1] values = self.values
+        cdef const double[::1] weights
+        self._fill_structure(&self.c64.indptr, &self.c64.indices, &self.c64.labels, values.shape[0])
+        self.c64.values = &values[0] if values.shape[0] else NULL
+        self.c64.n_rows, self.c64.n_features = self.n_rows, self.n_features
+        self.c64.sample_weight = NULL
+        if self.sample_weight is not None:
+            weights = self.sample_weight
+            if weights.shape[0] != self.n_rows:
+                raise ValueError("sample_weight must have one entry per row")
+            self.c64.sample_weight = &weights[0]
+
+    cdef _fill_f32(self):
+        cdef const float[::1] values = self.values
+        cdef const float[::1] weights
+        self._fill_structure(&self.c32.indptr, &self.c32.indices, &self.c32.labels, values.shape[0])
+        self.c32.values = &values[0] if values.shape[0] else NULL
+        self.c32.n_rows, self.c32.n_features = self.n_rows, self.n_features
+        self.c32.sample_weight = NULL
+        if self.sample_weight is not None:
+            weights = self.sample_weight
+            if weights.shape[0] != self.n_rows:
+                raise ValueError("sample_weight must have one entry per row")
+            self.c32.sample_weight = &weights[0]
+
+
+cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, object dtype) except -1:
+    if n_weights != fnn_weight_count(&arch.net):
+        raise ValueError(f"weight buffer has {n_weights} elements, the architecture needs "
+                         f"{fnn_weight_count(&arch.net)}")
+    if data.n_features != arch.sizes[0]:
+        raise ValueError(f"data has {data.n_features} features, the network expects {arch.sizes[0]}")
+    if data.dtype != dtype:
+        raise TypeError(f"data is {data.dtype} but the weights are {dtype}")
+    return 0
+
+
+def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[::1] order,
+              double learning_rate, double l2=0.0, Py_ssize_t chunk=1024):
+    """One per-sample SGD pass over ``data`` rows in ``order``, updating ``W`` in place.
+
+    The GIL is released around the engine; between chunks of ``chunk`` samples the GIL is
+    taken back to let signal handlers run, so Ctrl-C interrupts between two samples (the
+    weights then hold a consistent state).
+
+    Returns
+    -------
+    loss_sum : float
+        Sum over the visited samples of ``sample_weight * cross-entropy``, each measured just
+        before that sample's update.
+    """
+    _check_call(arch, W.shape[0], data, np.float64 if floating is double else np.float32)
+    if data.labels is None:
+        raise ValueError("training needs labels")
+    cdef fnn_sgd sgd
+    sgd.learning_rate = learning_rate
+    sgd.l2 = l2
+    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net),
+                                       dtype=np.float64 if floating is double else np.float32)
+    cdef double loss_sum = 0.0
+    cdef Py_ssize_t start = 0, stop, n_order = order.shape[0]
+    cdef int status = FNN_OK
+    chunk = max(chunk, 1)
+    while start < n_order:
+        stop = min(start + chunk, n_order)
+        with nogil:
+            if floating is double:
+                status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start],
+                                           stop - start, &sgd, &work[0], &loss_sum)
+            else:
+                status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start],
+                                           stop - start, &sgd, &work[0], &loss_sum)
+        _raise_for_status(status)
+        PyErr_CheckSignals()
+        start = stop
+    return loss_sum
+
+
+def predict(Architecture arch, const floating[::1] W, Dataset data):
+    """Output-layer values of every row: ``(n_rows, K)`` softmax probabilities or ``(n_rows, 1)`` p(y=1)."""
+    dtype = np.float64 if floating is double else np.float32
+    _check_call(arch, W.shape[0], data, dtype)
+    out = np.empty((data.n_rows, arch.sizes[-1]), dtype=dtype)
+    cdef floating[:, ::1] out_view = out
+    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = fnn_predict_f64(&arch.net, &W[0], &data.c64, &out_view[0, 0], &work[0])
+        else:
+            status = fnn_predict_f32(&arch.net, &W[0], &data.c32, &out_view[0, 0], &work[0])
+    _raise_for_status(status)
+    return out
+
+
+def loss_sum(Architecture arch, const floating[::1] W, Dataset data):
+    """Sum over rows of ``sample_weight * cross-entropy`` (computed from the logits)."""
+    dtype = np.float64 if floating is double else np.float32
+    _check_call(arch, W.shape[0], data, dtype)
+    if data.labels is None:
+        raise ValueError("the loss needs labels")
+    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef double total = 0.0
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = fnn_loss_f64(&arch.net, &W[0], &data.c64, &work[0], &total)
+        else:
+            status = fnn_loss_f32(&arch.net, &W[0], &data.c32, &work[0], &total)
+    _raise_for_status(status)
+    return total
+
+
+def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t row):
+    """Gradient of row ``row``'s cross-entropy w.r.t. the flat weights, by the engine's backward pass.
+
+    Returns
+    -------
+    grad : ndarray, same shape and dtype as ``W``
+    loss : float
+    """
+    dtype = np.float64 if floating is double else np.float32
+    _check_call(arch, W.shape[0], data, dtype)
+    if data.labels is None:
+        raise ValueError("the gradient needs labels")
+    grad = np.empty(W.shape[0], dtype=dtype)
+    cdef floating[::1] grad_view = grad
+    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef double loss = 0.0
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = fnn_gradient_f64(&arch.net, &W[0], &data.c64, row, &grad_view[0], &work[0], &loss)
+        else:
+            status = fnn_gradient_f32(&arch.net, &W[0], &data.c32, row, &grad_view[0], &work[0], &loss)
+    _raise_for_status(status)
+    return grad, loss
