@@ -176,12 +176,13 @@ cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, obje
 
 
 def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[::1] order,
-              double learning_rate, double l2=0.0, Py_ssize_t chunk=1024):
+              double learning_rate, double l2=0.0, Py_ssize_t chunk=1024, stop=None):
     """One per-sample SGD pass over ``data`` rows in ``order``, updating ``W`` in place.
 
     The GIL is released around the engine; between chunks of ``chunk`` samples the GIL is
     taken back to let signal handlers run, so Ctrl-C interrupts between two samples (the
-    weights then hold a consistent state).
+    weights then hold a consistent state). ``stop``, a one-element int8 array shared with
+    other threads, ends the pass early at the next chunk boundary once it is non-zero.
 
     Returns
     -------
@@ -198,21 +199,24 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     cdef floating[::1] work = np.empty(fnn_work_size(&arch.net),
                                        dtype=np.float64 if floating is double else np.float32)
     cdef double loss_sum = 0.0
-    cdef Py_ssize_t start = 0, stop, n_order = order.shape[0]
+    cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
     cdef int status = FNN_OK
+    cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
     chunk = max(chunk, 1)
     while start < n_order:
-        stop = min(start + chunk, n_order)
+        if stop_flag[0]:
+            break
+        end = min(start + chunk, n_order)
         with nogil:
             if floating is double:
                 status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start],
-                                           stop - start, &sgd, &work[0], &loss_sum)
+                                           end - start, &sgd, &work[0], &loss_sum)
             else:
                 status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start],
-                                           stop - start, &sgd, &work[0], &loss_sum)
+                                           end - start, &sgd, &work[0], &loss_sum)
         _raise_for_status(status)
         PyErr_CheckSignals()
-        start = stop
+        start = end
     return loss_sum
 
 

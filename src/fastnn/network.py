@@ -10,6 +10,7 @@ buffer, each layer stored transposed as ``(n_in + 1, n_out)`` (see ``csrc/fnn.h`
 """
 
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -146,6 +147,53 @@ def chunk_rows(n_weights):
     return max(1, _WORK_PER_CHUNK // max(1, n_weights))
 
 
+def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
+    """One epoch of per-sample SGD, in place, serial or lock-free parallel.
+
+    Parameters
+    ----------
+    architecture : _core.Architecture
+    W : ndarray
+        Flat engine weights, updated in place.
+    data : _core.Dataset
+        Training rows with labels (and optional sample weights).
+    order : ndarray of intp
+        Rows to visit, in order.
+    learning_rate, l2 : float
+    n_jobs : int, default=1
+        With ``n_jobs > 1``, Hogwild! (Niu et al., 2011): the order is cut into ``n_jobs``
+        contiguous parts, each trained by its own thread on the shared weights without locks.
+        Updates then interleave nondeterministically; ``n_jobs=1`` is exactly reproducible.
+
+    Returns
+    -------
+    float
+        Sum of the visited samples' weighted losses, each measured before its update.
+    """
+    chunk = chunk_rows(architecture.n_weights)
+    if n_jobs == 1 or len(order) < 2 * n_jobs:
+        return _core.sgd_epoch(architecture, W, data, order, learning_rate, l2, chunk)
+    parts = np.array_split(order, n_jobs)
+    stop = np.zeros(1, dtype=np.int8)
+    losses = [0.0] * n_jobs
+
+    def train_part(k):
+        losses[k] = _core.sgd_epoch(architecture, W, data, parts[k], learning_rate, l2, chunk, stop)
+
+    threads = [threading.Thread(target=train_part, args=(k,), daemon=True) for k in range(1, n_jobs)]
+    for thread in threads:
+        thread.start()
+    try:
+        train_part(0)  # the calling thread takes part 0 and sees Ctrl-C
+    except BaseException:
+        stop[0] = 1
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+    return sum(losses)
+
+
 class Network:
     """A fully-connected sigmoid network trained by per-sample SGD.
 
@@ -177,6 +225,9 @@ class Network:
         Precision of the weights and the arithmetic (sums are accumulated in double).
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the initial weights and the shuffling; the same int gives bitwise-identical runs.
+    n_jobs : int, default=1
+        Threads training together on shared weights without locks (Hogwild!, see
+        :func:`sgd_epoch`). Only ``n_jobs=1`` is exactly reproducible.
 
     Attributes
     ----------
@@ -205,7 +256,7 @@ class Network:
     """
 
     def __init__(self, hidden=(50,), output="softmax", init="uniform", learning_rate=0.01, epochs=10,
-                 l2=0.0, shuffle=False, dtype="float64", random_state=None):
+                 l2=0.0, shuffle=False, dtype="float64", random_state=None, n_jobs=1):
         self.hidden = hidden
         self.output = output
         self.init = init
@@ -215,11 +266,12 @@ class Network:
         self.shuffle = shuffle
         self.dtype = dtype
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in
                            ("hidden", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
-                            "dtype", "random_state") if not isinstance(getattr(self, k), list))
+                            "dtype", "random_state", "n_jobs") if not isinstance(getattr(self, k), list))
         return f"Network({params})"
 
     # ------------------------------------------------------------------ construction
@@ -268,7 +320,7 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, *, callback=None):
         """Train from the initial weights by per-sample SGD.
 
         Parameters
@@ -280,6 +332,10 @@ class Network:
             Integer labels ``0..K-1`` (``0``/``1`` for the sigmoid output).
         X_val, y_val : optional
             Validation rows whose loss is recorded after each epoch.
+        callback : callable, optional
+            Called as ``callback(network)`` after each completed epoch (``n_epochs_`` and
+            ``history_`` are current). An exception it raises stops training and propagates;
+            the network then holds the weights of that epoch.
 
         Returns
         -------
@@ -296,6 +352,7 @@ class Network:
         epochs = check_count(self.epochs, "epochs")
         l2 = check_nonnegative_finite(self.l2, "l2")
         hidden = check_hidden(self.hidden)
+        n_jobs = check_count(self.n_jobs, "n_jobs")
         rng = self._rng()
 
         X = check_matrix(X, dtype)
@@ -323,7 +380,9 @@ class Network:
         train = make_dataset(X, dtype, labels=y)
         if X_val is not None:
             validation = make_dataset(X_val, dtype, labels=y_val)
-        self._run_epochs(train, validation, epochs, learning_rate, l2, rng)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self._run_epochs(train, validation, epochs, learning_rate, l2, n_jobs, rng, callback)
         return self
 
     def _rng(self):
@@ -369,16 +428,15 @@ class Network:
         self.n_epochs_ = 0
         self.interrupted_ = False
 
-    def _run_epochs(self, train, validation, epochs, learning_rate, l2, rng):
+    def _run_epochs(self, train, validation, epochs, learning_rate, l2, n_jobs, rng, callback):
         """The epoch loop: one engine call per epoch, then the loss after it."""
         arch, W = self._architecture, self._flat
         rows = np.arange(train.n_rows, dtype=np.intp)
-        chunk = chunk_rows(arch.n_weights)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(rows) if self.shuffle else rows
             before = W.copy()
             try:
-                _core.sgd_epoch(arch, W, train, order, learning_rate, l2, chunk)
+                sgd_epoch(arch, W, train, order, learning_rate=learning_rate, l2=l2, n_jobs=n_jobs)
             except KeyboardInterrupt:
                 W[:] = before
                 self.interrupted_ = True
@@ -395,6 +453,8 @@ class Network:
             self.history_["train_loss"].append(self._mean_loss(train))
             if validation is not None:
                 self.history_["val_loss"].append(self._mean_loss(validation))
+            if callback is not None:
+                callback(self)
 
     def _forget_fit(self):
         for name in ("_flat", "_architecture", "_sizes", "n_features_in_", "n_classes_"):
