@@ -116,6 +116,8 @@ def _to_float_array(value, what="value"):
     """Convert a number or array-like to a float64 ndarray, with a clear error otherwise."""
     if isinstance(value, Node):
         raise TypeError(f"{what} must be a number or an array, not a {type(value).__name__} node")
+    if np.iscomplexobj(value):
+        raise TypeError(f"{what} must be a real number or an array of real numbers; got complex values")
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -649,7 +651,10 @@ def grad(output, wrt):
     array([2., 4.])
     """
     single = isinstance(wrt, Node)
-    targets = [wrt] if single else list(wrt)
+    try:
+        targets = [wrt] if single else list(wrt)
+    except TypeError:
+        raise TypeError(f"wrt must be a Node or a sequence of Nodes, not {type(wrt).__name__}") from None
     for i, t in enumerate(targets):
         _check_node(t, f"wrt[{i}]" if not single else "wrt")
     adjoint = _adjoints(output)
