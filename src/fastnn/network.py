@@ -489,7 +489,8 @@ class Network:
         ndarray of shape (n_samples, K), dtype of the network
             Rows sum to 1; for the sigmoid output the columns are ``[1 - p, p]``.
         """
-        out = _core.predict(self._architecture, self._flat, self._dataset(X))
+        data = self._dataset(X)
+        out = _core.predict(self._architecture, self._flat, data)
         if self._architecture.sizes[-1] == 1 and self.n_classes_ == 2:
             return np.hstack([1 - out, out])
         return out
