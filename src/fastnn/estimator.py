@@ -1,0 +1,746 @@
+"""fastnn.MLPClassifier: a scikit-learn classifier trained by fastnn's C engine.
+
+The estimator follows ``sklearn.neural_network.MLPClassifier`` wherever the meaning is the same
+(parameter names, fitted attributes, the stopping rules, ``ConvergenceWarning``, ``partial_fit``,
+``warm_start``, early stopping) and even draws its random numbers the same way: with
+``init="sklearn"``, ``batch_size=1`` and the same ``random_state``, it starts from sklearn's
+initial weights and visits the rows in sklearn's order, so it follows the trajectory of
+``sklearn.neural_network.MLPClassifier(activation="logistic", solver="sgd", batch_size=1,
+momentum=0)`` up to rounding, many times faster.
+
+Weights. The engine keeps every layer in one flat buffer, layer ``l`` stored as an
+``(n_in + 1, width)`` block (``width >= n_out``, padded for the kernels) whose row 0 is the
+bias: columns ``:n_out`` of rows ``1..n_in`` are exactly sklearn's ``coefs_[l]`` and of row 0
+``intercepts_[l]``. Both attributes are therefore views of that buffer, computed on access;
+nothing is kept twice. A pickle stores the weights in the user layout, independent of padding.
+"""
+
+import inspect
+import numbers
+import os
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _core, network
+from ._validation import check_dtype, check_hidden
+
+__all__ = ["MLPClassifier"]
+
+INITS = ("sklearn", "uniform", "zeros", "glorot")
+
+
+def sklearn_initial_weights(sizes, rng, dtype):
+    """sklearn's initialisation for logistic units, in fastnn's layout.
+
+    For each layer, in sklearn's order: ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then
+    ``intercept ~ U(-r, r)`` of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))``
+    (Glorot & Bengio, 2010, for the logistic function). The same ``RandomState`` therefore
+    gives the same weights as ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_features, hidden..., n_outputs]``.
+    rng : numpy.random.RandomState
+    dtype : np.float64 or np.float32
+
+    Returns
+    -------
+    list of ndarray of shape (n_out, n_in + 1), dtype ``dtype``
+        ``[intercept, coef.T]`` side by side: the bias in column 0.
+    """
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(2.0 / (n_in + n_out))
+        coef = rng.uniform(-bound, bound, (n_in, n_out))
+        intercept = rng.uniform(-bound, bound, n_out)
+        weights.append(np.column_stack([intercept, coef.T]).astype(dtype))
+    return weights
+
+
+def _epoch_function(batch_size):
+    """The engine call for one epoch: per-sample SGD, or mini-batch SGD when the engine has it.
+
+    Mini-batch SGD is taken from ``fastnn.network.sgd_epoch(..., batch_size=B)`` or
+    ``fastnn.network.minibatch_epoch(..., batch_size=B)``, whichever the engine provides.
+
+    Returns
+    -------
+    callable
+        ``f(architecture, W, data, order, *, learning_rate, l2, n_jobs) -> loss_sum``.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size > 1`` with an engine that only does per-sample SGD.
+    """
+    if batch_size == 1:
+        return network.sgd_epoch
+    if "batch_size" in inspect.signature(network.sgd_epoch).parameters:
+        minibatch_epoch = network.sgd_epoch
+    else:
+        minibatch_epoch = getattr(network, "minibatch_epoch", None)
+    if minibatch_epoch is None:
+        raise ValueError(
+            f"batch_size > 1 needs mini-batch SGD in the fastnn engine "
+            f"(fastnn.network.minibatch_epoch), which this build does not have; got batch_size="
+            f"{batch_size}. Use batch_size=1 (per-sample SGD)."
+        )
+
+    def epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
+        return minibatch_epoch(architecture, W, data, order, batch_size=batch_size,
+                               learning_rate=learning_rate, l2=l2, n_jobs=n_jobs)
+
+    return epoch
+
+
+def _resolve_n_jobs(n_jobs):
+    """``None`` -> 1; ``-1`` -> every CPU; ``-k`` -> all but ``k - 1`` CPUs (sklearn's rule)."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use n_jobs=1 (serial), k > 1 threads, or -1 (all CPUs)")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+def _finite(value, name):
+    """The constraints already refuse inf and nan, but partial_fit skips them once fitted."""
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier with sigmoid units, trained by fastnn's SGD engine.
+
+    Hidden layers compute ``z = sigmoid(z_prev @ coefs_[l] + intercepts_[l])``; the output is
+    one sigmoid unit for two classes (binary cross-entropy) or a softmax over the classes
+    (cross-entropy). Training is stochastic gradient descent with a fixed learning rate and,
+    by default, one update per sample (``batch_size=1``), in C with the GIL released::
+
+        W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
+
+    where the ``alpha * W`` term applies to ``coefs_`` only, never to ``intercepts_``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Units of each hidden layer; ``()`` gives logistic / softmax regression.
+    activation : {"logistic"}, default="logistic"
+        Hidden-unit function. fastnn trains sigmoid networks only; sklearn's default is
+        ``"relu"``.
+    solver : {"sgd"}, default="sgd"
+        Plain SGD with a constant step (sklearn's ``solver="sgd", learning_rate="constant",
+        momentum=0``); sklearn's default is ``"adam"``.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
+        as ``alpha * W``. For ``batch_size=1`` this is exactly sklearn's update. For mini-batches
+        sklearn divides the penalty by the batch's total weight, fastnn does not: the
+        objective, ``mean(J) + (alpha / 2) ||W||^2``, is then the same for every batch size.
+    batch_size : int, default=1
+        Rows per update. 1 is true per-sample SGD (sklearn's default is ``"auto"`` =
+        ``min(200, n_samples)``). Larger values need an engine with mini-batch SGD; a value
+        above the number of training rows is clipped with a warning, as in sklearn.
+    learning_rate_init : float, default=0.01
+        The fixed step size, > 0 (sklearn: 0.001, tuned for adam).
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training rows).
+    shuffle : bool, default=True
+        Visit the rows in a new random order each epoch (drawn as sklearn draws it).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the early-stopping split and the shuffling, in that order.
+    tol : float, default=1e-4
+        Training stops when the loss (or, with early stopping, the validation accuracy) has
+        not improved by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    verbose : bool or int, default=False
+        Print the loss (and validation accuracy) after each epoch.
+    warm_start : bool, default=False
+        ``fit`` continues from the current weights instead of starting again; the classes
+        and the layer sizes must not change.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for two classes, as in
+        sklearn), stop when their accuracy stops improving and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping, in (0, 1).
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without an improvement of ``tol`` tolerated before stopping.
+    class_weight : dict, "balanced" or None, default=None
+        Weight of each class, multiplied into the sample weights (not in sklearn's
+        ``MLPClassifier``). ``"balanced"`` uses ``n_samples / (n_classes * count(class))``.
+    init : {"sklearn", "uniform", "zeros", "glorot"} or list of ndarray, default="sklearn"
+        Starting weights. ``"sklearn"``: weights and biases ~ U(-r, r),
+        ``r = sqrt(2 / (fan_in + fan_out))``, drawn exactly as sklearn draws them;
+        ``"uniform"``: weights ~ U(-0.1, 0.1), biases 0; ``"zeros"``: all 0; ``"glorot"``:
+        weights ~ U(+-sqrt(6 / (fan_in + fan_out))), biases 0. A list gives one
+        ``(n_out, n_in + 1)`` matrix per layer, bias in column 0 (fastnn's layout; the output
+        layer has 1 row for two classes, else one per class).
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the weights and of the arithmetic (sums are accumulated in double).
+    n_jobs : int or None, default=None
+        Threads training together on shared weights without locks (Hogwild!). ``None`` or 1
+        is serial and exactly reproducible; -1 uses every CPU.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str of shape (n_features_in_,)
+        Defined when ``X`` had string column names.
+    coefs_ : list of ndarray, shape (n_in, n_out) each
+        Weight matrices in sklearn's layout (views of the engine buffer).
+    intercepts_ : list of ndarray, shape (n_out,) each
+        Bias vectors (views of the engine buffer).
+    n_layers_ : int
+        Layers including input and output.
+    n_outputs_ : int
+        Output units: 1 for two classes, else ``n_classes``.
+    out_activation_ : {"logistic", "softmax"}
+    loss_ : float
+        Training loss of the last epoch (see Notes).
+    loss_curve_ : list of float
+        ``loss_`` of each epoch.
+    best_loss_ : float or None
+        Lowest ``loss_`` seen; None with early stopping.
+    validation_scores_ : list of float or None
+        Accuracy on the held-out rows after each epoch (early stopping only).
+    best_validation_score_ : float or None
+        Best of ``validation_scores_`` (early stopping only).
+    validation_loss_curve_ : list of float or None
+        Mean (sample-weighted) cross-entropy of the held-out rows after each epoch, without
+        the penalty (early stopping only).
+    n_iter_ : int
+        Epochs run by the last call to ``fit`` (1 after ``partial_fit``).
+    t_ : int
+        Training rows visited since the weights were initialised.
+
+    Notes
+    -----
+    ``loss_`` is sklearn's: the running mean of each sample's (weighted) cross-entropy,
+    measured just before that sample's update, divided by the sum of the weights, plus the
+    penalty ``(alpha / 2) * sum ||coefs_||^2``. sklearn adds the penalty of the weights before
+    each update; the engine reports the data term only, so fastnn averages the penalty of the
+    weights at the start and at the end of the epoch. With ``alpha=0`` the two losses agree
+    to rounding; otherwise they differ by a fraction of the penalty's change over one epoch.
+
+    ``sample_weight`` scales each row's loss and its update (``W -= lr * (w_i * g_i + alpha *
+    W)``); a row of weight 0 is left out altogether. This is the per-sample meaning of a
+    weight, which sklearn's ``batch_size=1`` does not have: it divides each update by the
+    sample's own weight, so the weight cancels from the data term. Per-sample SGD is not the
+    same as repeating a row ``w_i`` times, so scikit-learn's two sample-weight equivalence
+    checks are expected failures.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastnn.estimator import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(10,),
+    ...                       learning_rate_init=0.1, max_iter=50, random_state=0))
+    >>> model.fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"logistic"})],
+        "solver": [StrOptions({"sgd"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "init": [StrOptions(set(INITS)), list, tuple],
+        "dtype": [StrOptions({"float64", "float32"}), type],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="logistic", solver="sgd", alpha=0.0001,
+                 batch_size=1, learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype="float64", n_jobs=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.init = init
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y`` by SGD.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
+        y : array-like of shape (n_samples,)
+            Class labels of any sortable type; at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; each scales its row's loss and update.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _partial_fit_available(self):
+        if self.early_stopping:
+            raise AttributeError("partial_fit is not available with early_stopping=True: one epoch over a "
+                                 "chunk has no held-out rows to stop on; set early_stopping=False")
+        return True
+
+    @available_if(_partial_fit_available)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of SGD over ``X``, ``y``, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the model will see; required on the first call, optional later
+            (it must then equal ``classes_``).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPClassifier
+
+        Notes
+        -----
+        Not available with ``early_stopping=True``. ``class_weight="balanced"`` is refused (the
+        class frequencies of one chunk are not those of the data); pass a dict instead.
+        """
+        if not self.__sklearn_is_fitted__():
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            classes = unique_labels(classes)
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit, "
+                             f"was: {self.classes_!r}")
+        else:
+            classes = self.classes_
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _check_settings(self, incremental):
+        """Hyperparameters the constraints cannot express; returns the normalised values."""
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' needs the whole training set; with partial_fit "
+                             "pass a dict of class weights, or sample_weight")
+        return {
+            "dtype": check_dtype(self.dtype),
+            "hidden": check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes"),
+            "alpha": _finite(self.alpha, "alpha"),
+            "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
+            "n_jobs": _resolve_n_jobs(self.n_jobs),
+        }
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        settings = self._check_settings(incremental)
+        dtype = settings["dtype"]
+        fitted = self.__sklearn_is_fitted__()
+        first_pass = not fitted or (not self.warm_start and not incremental)
+
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=dtype, order="C", reset=first_pass)
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        check_classification_targets(y)
+        classes = self._check_classes(y, first_pass, incremental, classes)
+        y_index = np.searchsorted(classes, y).astype(np.int32)
+        sample_weight = self._sample_weight(sample_weight, X, y, classes)
+
+        n_outputs = 1 if len(classes) == 2 else len(classes)
+        sizes = [X.shape[1], *settings["hidden"], n_outputs]
+        if not first_pass and sizes != self._sizes:
+            raise ValueError(
+                f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes changed); "
+                "set warm_start=False to start again"
+            )
+        init = None if not first_pass else self._check_init(sizes)
+
+        if sample_weight is not None and not np.all(sample_weight > 0):
+            keep = sample_weight > 0  # a row of weight 0 is a row that is not there
+            if not keep.any():
+                raise ValueError("every sample weight (times class_weight) is zero; at least one row "
+                                 "needs a positive weight")
+            X, y_index, sample_weight = X[keep], y_index[keep], sample_weight[keep]
+
+        if self.batch_size > 1:
+            _epoch_function(self.batch_size)  # refuse an unsupported batch size before any state changes
+        rng = check_random_state(self.random_state)
+        if first_pass:  # the random draws in sklearn's order: initial weights, then the split
+            weights = init if not isinstance(init, str) else self._initial_weights(sizes, init, rng, dtype)
+            flat = network.pack_weights(weights, dtype)
+        train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
+        if first_pass:
+            self._start(classes, sizes, flat, dtype)
+        elif self._flat.dtype != dtype:  # warm start in another precision
+            self._flat = self._flat.astype(dtype)
+            self._best_flat = None if self._best_flat is None else self._best_flat.astype(dtype)
+            self._dtype = dtype
+        if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            self.validation_loss_curve_ = []
+            self._best_flat = self._flat.copy()
+        if not self.early_stopping and self.best_loss_ is None:  # ... or switched off
+            self.best_loss_ = np.inf
+        self._fit_stochastic(train, validation, rng, settings, incremental)
+        return self
+
+    def _check_classes(self, y, first_pass, incremental, classes):
+        """``classes_`` for this fit: new on a first pass, else checked against the fitted ones."""
+        if incremental and classes is not None:
+            new = classes
+        elif first_pass:
+            new = unique_labels(y)
+        else:
+            new = self.classes_
+        if len(new) < 2:
+            where = "classes" if incremental and classes is not None else "y"
+            raise ValueError(f"{where} has only one class ({new[0]!r}); a classifier needs at least 2 classes")
+        seen = unique_labels(y)
+        if self.warm_start and not incremental and not first_pass and not np.array_equal(seen, new):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the previous call to "
+                f"fit. Previously got {self.classes_}, `y` has {seen}"
+            )
+        missing = np.setdiff1d(seen, new)
+        if len(missing):
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {new}. "
+                             f"'y' has {seen}.")
+        return new
+
+    def _sample_weight(self, sample_weight, X, y, classes):
+        """Per-row weights (sample_weight times class_weight) as float64, or None for all ones."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
+                                                 copy=True)
+        if self.class_weight is None or (isinstance(self.class_weight, dict) and not self.class_weight):
+            return sample_weight
+        per_class = compute_class_weight(self.class_weight, classes=classes, y=y,
+                                         sample_weight=sample_weight)
+        per_class = np.asarray(per_class, dtype=np.float64)
+        if not np.all(np.isfinite(per_class)) or np.any(per_class < 0):
+            raise ValueError(f"class_weight must give finite weights >= 0, got {self.class_weight!r}")
+        row_weight = per_class[np.searchsorted(classes, y)]
+        return row_weight if sample_weight is None else sample_weight * row_weight
+
+    def _check_init(self, sizes):
+        """A string init, or the weights of a list init (checked against ``sizes``)."""
+        if isinstance(self.init, str):
+            return self.init
+        weights, init_sizes = network.check_weight_list(list(self.init), name="init", n_features=sizes[0],
+                                                        n_outputs=sizes[-1])
+        if init_sizes != sizes:
+            raise ValueError(
+                f"init has layer sizes {init_sizes} but the model needs {sizes} (n_features, "
+                "hidden_layer_sizes, and 1 output for two classes or one per class)"
+            )
+        return weights
+
+    @staticmethod
+    def _initial_weights(sizes, init, rng, dtype):
+        if init == "sklearn":
+            return sklearn_initial_weights(sizes, rng, dtype)
+        return network.initial_weights(sizes, init, rng, dtype)
+
+    def _start(self, classes, sizes, flat, dtype):
+        """Fresh fitted state: weights, shapes and an empty history."""
+        self.classes_ = classes
+        self._sizes = [int(s) for s in sizes]
+        self._flat = flat
+        self._dtype = dtype
+        self._best_flat = flat.copy() if self.early_stopping else None  # best weights so far
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = sizes[-1]
+        self.out_activation_ = "logistic" if sizes[-1] == 1 else "softmax"
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            self.validation_loss_curve_ = []
+        else:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+            self.validation_loss_curve_ = None
+
+    def _architecture(self):
+        output = _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
+        return _core.Architecture(self._sizes, output)
+
+    def _split(self, X, y_index, sample_weight, rng, n_classes):
+        """Training rows and, with early stopping, held-out rows (split as sklearn splits them).
+
+        Returns
+        -------
+        train : tuple ``(X, y_index, sample_weight)``
+        validation : tuple ``(X_val, y_val, sample_weight_val)`` or None
+        """
+        if not self.early_stopping:
+            return (X, y_index, sample_weight), None
+        # sklearn stratifies on its binarized y only when that has one column (two classes)
+        stratify = (y_index == 1)[:, None] if n_classes == 2 else None
+        train_rows, val_rows = train_test_split(np.arange(X.shape[0]), random_state=rng,
+                                                test_size=self.validation_fraction, stratify=stratify)
+        if val_rows.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the "
+                             "size of your dataset.")
+
+        def part(rows):
+            return X[rows], y_index[rows], None if sample_weight is None else sample_weight[rows]
+        return part(train_rows), part(val_rows)
+
+    def _fit_stochastic(self, train, validation, rng, settings, incremental):
+        """sklearn's ``_fit_stochastic`` with one engine call per epoch."""
+        dtype = settings["dtype"]
+        early_stopping = self.early_stopping
+        X, y_index, sample_weight = train
+        if validation is not None:
+            X_val, y_val, sw_val = validation
+            validation = (network.make_dataset(X_val, dtype, labels=y_val,
+                                               sample_weight=None if sw_val is None else sw_val.astype(dtype)),
+                          y_val, sw_val)
+        n_samples = X.shape[0]
+        batch_size = self.batch_size
+        if batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            batch_size = n_samples
+        run_epoch = _epoch_function(batch_size)
+        weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
+        train = network.make_dataset(X, dtype, labels=y_index,
+                                     sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
+        arch = self._architecture()
+        W = self._flat
+        sample_idx = np.arange(n_samples, dtype=np.intp)
+
+        self.n_iter_ = 0
+        try:
+            for _ in range(self.max_iter):
+                if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng)
+                    permutation = np.arange(n_samples)
+                    rng.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
+                before = W.copy()
+                norm_before = self._squared_coef_norm()
+                try:
+                    loss_sum = run_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
+                                         l2=settings["alpha"], n_jobs=settings["n_jobs"])
+                except KeyboardInterrupt:
+                    W[:] = before  # back to the last completed epoch
+                    raise
+                if not np.isfinite(W).all():
+                    W[:] = before
+                    raise ValueError(
+                        f"training diverged in epoch {self.n_iter_ + 1}: the weights became NaN or infinite "
+                        "(the model keeps those of the epoch before). Lower learning_rate_init or scale the "
+                        "inputs, e.g. with StandardScaler."
+                    )
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
+                # reports the data term only, so the penalty is averaged over the epoch's two ends
+                penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
+                self.loss_ = loss_sum / weight_sum + penalty
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(validation, arch)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = ("Validation score did not improve more than tol=%f for %d consecutive epochs."
+                               % (self.tol, self.n_iter_no_change))
+                    else:
+                        msg = ("Training loss did not improve more than tol=%f for %d consecutive epochs."
+                               % (self.tol, self.n_iter_no_change))
+                    if self.verbose:
+                        print(msg + " Stopping.")
+                    break
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
+                        "converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            W[:] = self._best_flat  # restore the best weights
+
+    def _squared_coef_norm(self):
+        """``sum_l ||coefs_[l]||^2`` in double (the biases are not penalised)."""
+        return float(sum(np.dot(c.ravel(), c.ravel()) for c in (c.astype(np.float64) for c in self.coefs_)))
+
+    def _update_no_improvement_count(self, validation, arch):
+        if validation is not None:
+            data, y_val, sw_val = validation
+            proba = _core.predict(arch, self._flat, data)
+            predicted = (proba[:, 0] > 0.5).astype(np.int32) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
+            score = accuracy_score(y_val, predicted, sample_weight=sw_val)
+            val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
+            self.validation_loss_curve_.append(_core.loss_sum(arch, self._flat, data) / val_weight)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_flat = self._flat.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ------------------------------------------------------------------ prediction
+
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "_flat", None) is not None
+
+    def predict_proba(self, X):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), dtype of the model
+            Columns ordered as ``classes_``; rows sum to 1.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
+        out = _core.predict(self._architecture(), self._flat, network.make_dataset(X, self._dtype))
+        if out.shape[1] == 1:
+            return np.hstack([1 - out, out])
+        return out
+
+    def predict_log_proba(self, X):
+        """Natural log of :meth:`predict_proba` (``-inf`` where a probability is exactly 0).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype of ``classes_``
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # ------------------------------------------------------------------ weights in sklearn's layout
+
+    def _layer_blocks(self):
+        """Each layer's ``(n_in + 1, n_out)`` view of the engine buffer: row 0 bias, rows 1.. coef."""
+        if not self.__sklearn_is_fitted__():
+            raise AttributeError("this MLPClassifier is not fitted yet; call fit first")
+        arch = self._architecture()
+        for layer, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
+            # the engine may pad each row of a layer beyond n_out; the padding is never shown
+            block = self._flat[arch.layer_offset(layer) : arch.layer_offset(layer + 1)].reshape(n_in + 1, -1)
+            yield block[:, :n_out]
+
+    @property
+    def coefs_(self):
+        """list of ndarray: layer ``l``'s weights, shape ``(n_in, n_out)``, views of the engine buffer."""
+        return [block[1:] for block in self._layer_blocks()]
+
+    @property
+    def intercepts_(self):
+        """list of ndarray: layer ``l``'s biases, shape ``(n_out,)``, views of the engine buffer."""
+        return [block[0] for block in self._layer_blocks()]
+
+    def __getstate__(self):
+        # stored in the user layout, so that a pickle does not depend on the engine's padding
+        state = super().__getstate__()
+        if state.get("_flat") is not None:
+            state = dict(state)
+            for name in ("_flat", "_best_flat"):
+                if state.get(name) is not None:
+                    state[name] = network.unpack_weights(state[name], self._sizes)
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("_flat"), list):
+            state = dict(state)
+            for name in ("_flat", "_best_flat"):
+                if state.get(name) is not None:
+                    state[name] = network.pack_weights(state[name], state["_dtype"])
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = self.n_jobs not in (None, 1)  # Hogwild! threads race by design
+        return tags
