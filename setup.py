@@ -12,7 +12,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-GCC_LIKE_FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
+GCC_LIKE_FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-Wall", "-Wno-unused-function", "-Wno-psabi"]
 
 
 class BuildExt(build_ext):

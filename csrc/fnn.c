@@ -6,6 +6,28 @@
 #include <math.h>
 #include <string.h>
 
+/* The per-sample helpers are inlined into each entry point, so that the entry points can be
+ * compiled once per instruction set. */
+#if defined(__GNUC__)
+#define FNN_INLINE inline __attribute__((always_inline))
+#else
+#define FNN_INLINE inline
+#endif
+
+/* Width of the vectors the dense kernels work on (GCC/Clang vector extensions); 32 bytes is one
+ * AVX register, or two SSE registers on baseline x86-64. */
+#define FNN_VECTOR_BYTES 32
+
+/* Runtime CPU dispatch: on x86-64 with GCC (ifunc), the training and prediction entry points are
+ * built for baseline x86-64 and for x86-64-v3 (AVX2 + FMA), and the loader picks the best the CPU
+ * runs. An installed package thus stays portable and still uses the wide registers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(FNN_NO_DISPATCH) && !defined(__AVX2__)
+#define FNN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define FNN_DISPATCH
+#endif
+
 int fnn_check_net(const fnn_net *net)
 {
     if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_SHAPE;
@@ -18,10 +40,15 @@ int fnn_check_net(const fnn_net *net)
     return FNN_OK;
 }
 
+fnn_index fnn_padded_width(fnn_index n_out)
+{
+    return (n_out + FNN_PAD_UNITS - 1) / FNN_PAD_UNITS * FNN_PAD_UNITS;
+}
+
 fnn_index fnn_layer_offset(const fnn_net *net, int layer)
 {
     fnn_index offset = 0;
-    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * net->sizes[l + 1];
+    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * fnn_padded_width(net->sizes[l + 1]);
     return offset;
 }
 
@@ -34,8 +61,9 @@ fnn_index fnn_work_size(const fnn_net *net)
 {
     fnn_index activations = 0, widest = 0;
     for (int l = 1; l <= net->n_layers; ++l) {
-        activations += net->sizes[l];
-        if (net->sizes[l] > widest) widest = net->sizes[l];
+        const fnn_index width = fnn_padded_width(net->sizes[l]);
+        activations += width;
+        if (width > widest) widest = width;
     }
     return activations + 2 * widest;
 }

@@ -6,9 +6,11 @@
  * softmax over sizes[n_layers] >= 2 classes or one sigmoid unit (sizes[n_layers] == 1).
  *
  * Storage: all weights live in one contiguous buffer, layer after layer. Layer l is stored
- * TRANSPOSED, as a row-major (sizes[l] + 1, sizes[l+1]) block whose row 0 holds the biases and
- * row i + 1 the weights leaving input i. (Users see W as (n_out, n_in + 1), bias in column 0; the
- * transpose makes both the forward pass and the rank-1 SGD update contiguous axpys.)
+ * TRANSPOSED, as a row-major (sizes[l] + 1, fnn_padded_width(sizes[l+1])) block whose row 0 holds
+ * the biases and row i + 1 the weights leaving input i; the columns past sizes[l+1] are zero
+ * padding, so that every row is a whole number of SIMD vectors. (Users see W as (n_out, n_in + 1),
+ * bias in column 0; the transpose makes both the forward pass and the rank-1 SGD update stream
+ * contiguous rows.)
  *
  * Every function is arithmetic only: no allocation, no I/O, no globals. Scratch memory is passed
  * in (fnn_work_size elements of the data type). Each entry point returns an FNN_* status code.
@@ -70,13 +72,19 @@ FNN_DECLARE_DATA(float, f32)
 /* FNN_OK if the architecture is valid (n_layers >= 1, sizes >= 1, output units fit the output). */
 int fnn_check_net(const fnn_net *net);
 
-/* Number of weights: sum over layers of (sizes[l] + 1) * sizes[l+1]. */
+/* Columns a layer of n_out units occupies in storage: n_out rounded up to a multiple of
+ * FNN_PAD_UNITS (the padding stays zero). */
+#define FNN_PAD_UNITS 8
+fnn_index fnn_padded_width(fnn_index n_out);
+
+/* Elements of the weight buffer: sum over layers of (sizes[l] + 1) * fnn_padded_width(sizes[l+1]). */
 fnn_index fnn_weight_count(const fnn_net *net);
 
 /* Offset of layer l's block in the weight buffer. */
 fnn_index fnn_layer_offset(const fnn_net *net, int layer);
 
-/* Scratch elements the other functions need: activations of every layer plus two delta buffers. */
+/* Scratch elements the other functions need (activations of every layer plus two delta buffers);
+ * the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
 #define FNN_DECLARE_API(T, SUFFIX)                                                               \

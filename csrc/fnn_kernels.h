@@ -17,37 +17,141 @@ static inline T FN(sigmoid)(T a)
     return a >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
 }
 
-/* out <- out + alpha * v  (axpy over one contiguous weight row). */
-static inline void FN(axpy)(T *restrict out, const T *restrict v, fnn_index n, T alpha)
+/*
+ * Dense kernels on register blocks. A weight block is (n_in + 1, n_out) row-major; the forward
+ * pass and the rank-1 update both walk it one column block at a time, keeping that block's
+ * accumulators (or that slice of delta) in vector registers while the rows stream past.
+ * `rows` lists the inputs that take part (the non-zeros of a sparse row) or is NULL for all of
+ * them; `x` holds their values in the same order.
+ */
+#define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
+#define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
+typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
+#define VEC FN(vec)
+
+static FNN_INLINE VEC FN(load)(const T *p)
 {
-#pragma omp simd
-    for (fnn_index j = 0; j < n; ++j) out[j] += alpha * v[j];
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static FNN_INLINE void FN(store)(T *p, VEC v) { memcpy(p, &v, sizeof v); }
+
+/* out[j0 : j0 + nvec VLEN] = block[0, j] + sum_k x[k] block[rows[k] + 1, j]. */
+static FNN_INLINE void FN(affine_block)(T *restrict out, const T *restrict block, const T *restrict x,
+                                        const fnn_index *restrict rows, fnn_index count, fnn_index n_out,
+                                        fnn_index j0, const int nvec)
+{
+    VEC acc[NVEC];
+    for (int v = 0; v < nvec; ++v) acc[v] = FN(load)(block + j0 + v * VLEN);
+    for (fnn_index k = 0; k < count; ++k) {
+        const T xk = x[k];
+        const T *row = block + ((rows ? rows[k] : k) + 1) * n_out + j0;
+        for (int v = 0; v < nvec; ++v) acc[v] += xk * FN(load)(row + v * VLEN);
+    }
+    for (int v = 0; v < nvec; ++v) FN(store)(out + j0 + v * VLEN, acc[v]);
+}
+
+/* out = block^T [1; x] over the listed inputs; width (the stored columns) is a multiple of VLEN. */
+static FNN_INLINE void FN(affine)(T *restrict out, const T *restrict block, const T *restrict x,
+                                  const fnn_index *restrict rows, fnn_index count, fnn_index width)
+{
+    for (fnn_index j0 = 0; j0 < width; j0 += NVEC * VLEN) {
+        const fnn_index left = (width - j0) / VLEN;
+        /* a constant vector count per case, so that each block's accumulators live in registers */
+        switch (left >= NVEC ? NVEC : (int)left) {
+        case 8: FN(affine_block)(out, block, x, rows, count, width, j0, 8); break;
+        case 7: FN(affine_block)(out, block, x, rows, count, width, j0, 7); break;
+        case 6: FN(affine_block)(out, block, x, rows, count, width, j0, 6); break;
+        case 5: FN(affine_block)(out, block, x, rows, count, width, j0, 5); break;
+        case 4: FN(affine_block)(out, block, x, rows, count, width, j0, 4); break;
+        case 3: FN(affine_block)(out, block, x, rows, count, width, j0, 3); break;
+        case 2: FN(affine_block)(out, block, x, rows, count, width, j0, 2); break;
+        default: FN(affine_block)(out, block, x, rows, count, width, j0, 1); break;
+        }
+    }
+}
+
+/* block[rows[k] + 1, j] <- decay block[rows[k] + 1, j] - lr x[k] delta[j] over one column block. */
+static FNN_INLINE void FN(update_block)(T *restrict block, const T *restrict x, const fnn_index *restrict rows,
+                                        fnn_index count, const T *restrict delta, fnn_index n_out, T lr,
+                                        T decay, fnn_index j0, const int nvec)
+{
+    VEC d[NVEC];
+    for (int v = 0; v < nvec; ++v) d[v] = FN(load)(delta + j0 + v * VLEN);
+    if (decay != (T)1) {
+        for (fnn_index k = 0; k < count; ++k) {
+            const T step = lr * x[k];
+            T *row = block + ((rows ? rows[k] : k) + 1) * n_out + j0;
+            for (int v = 0; v < nvec; ++v)
+                FN(store)(row + v * VLEN, decay * FN(load)(row + v * VLEN) - step * d[v]);
+        }
+        return;
+    }
+    for (fnn_index k = 0; k < count; ++k) {
+        const T step = lr * x[k];
+        T *row = block + ((rows ? rows[k] : k) + 1) * n_out + j0;
+        for (int v = 0; v < nvec; ++v) FN(store)(row + v * VLEN, FN(load)(row + v * VLEN) - step * d[v]);
+    }
+}
+
+/* Rank-1 SGD update of the listed input rows: W_row <- decay W_row - lr x delta^T; width (the
+ * stored columns) is a multiple of VLEN. */
+static FNN_INLINE void FN(update)(T *restrict block, const T *restrict x, const fnn_index *restrict rows,
+                                  fnn_index count, const T *restrict delta, fnn_index width, T lr, T decay)
+{
+    for (fnn_index j0 = 0; j0 < width; j0 += NVEC * VLEN) {
+        const fnn_index left = (width - j0) / VLEN;
+        switch (left >= NVEC ? NVEC : (int)left) {
+        case 8: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 8); break;
+        case 7: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 7); break;
+        case 6: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 6); break;
+        case 5: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 5); break;
+        case 4: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 4); break;
+        case 3: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 3); break;
+        case 2: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 2); break;
+        default: FN(update_block)(block, x, rows, count, delta, width, lr, decay, j0, 1); break;
+        }
+    }
+}
+
+/* For one weight row of n (a multiple of VLEN) stored columns: returns sum_j row[j] delta[j]
+ * (the weights before the update), then row <- decay row - step delta. */
+static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta, fnn_index n, T step, T decay)
+{
+    VEC acc = {0};
+    for (fnn_index j = 0; j < n; j += VLEN) {
+        const VEC w = FN(load)(row + j), d = FN(load)(delta + j);
+        acc += w * d;
+        FN(store)(row + j, (decay != (T)1 ? decay * w : w) - step * d);
+    }
+    double sum = 0.0;
+    for (int v = 0; v < VLEN; ++v) sum += (double)acc[v];
+    return sum;
 }
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
  * output is left as logits (pre-activation) b. Returns a pointer to b. */
-static T *FN(forward_logits)(const fnn_net *net, const T *W, const DATA *data, fnn_index r, T *work)
+static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DATA *data, fnn_index r, T *work)
 {
     const fnn_index *sizes = net->sizes;
     T *out = work;
     const T *in = NULL;
     for (int l = 0; l < net->n_layers; ++l) {
-        const fnn_index n_in = sizes[l], n_out = sizes[l + 1];
+        const fnn_index n_in = sizes[l], n_out = sizes[l + 1], width = fnn_padded_width(n_out);
         const T *block = W + fnn_layer_offset(net, l);
-        memcpy(out, block, (size_t)n_out * sizeof(T)); /* a = bias */
         if (l == 0 && data->indptr) {
-            for (fnn_index k = data->indptr[r]; k < data->indptr[r + 1]; ++k)
-                FN(axpy)(out, block + (data->indices[k] + 1) * n_out, n_out, data->values[k]);
+            const fnn_index first = data->indptr[r];
+            FN(affine)(out, block, data->values + first, data->indices + first, data->indptr[r + 1] - first, width);
         } else {
-            const T *x = (l == 0) ? data->values + r * n_in : in;
-            for (fnn_index i = 0; i < n_in; ++i)
-                FN(axpy)(out, block + (i + 1) * n_out, n_out, x[i]);
+            FN(affine)(out, block, (l == 0) ? data->values + r * n_in : in, NULL, n_in, width);
         }
         if (l + 1 < net->n_layers) {
             for (fnn_index j = 0; j < n_out; ++j) out[j] = FN(sigmoid)(out[j]);
         }
         in = out;
-        out += n_out;
+        out += width;
     }
     return (T *)in;
 }
@@ -84,18 +188,6 @@ static inline double FN(dot)(const T *restrict row, const T *restrict delta, fnn
     return acc;
 }
 
-/* row <- row - step * delta, with the L2 shrink row <- row - lr l2 row folded in when decay != 1. */
-static inline void FN(update_row)(T *restrict row, const T *restrict delta, fnn_index n, T step, T decay)
-{
-    if (decay != (T)1) {
-#pragma omp simd
-        for (fnn_index j = 0; j < n; ++j) row[j] = decay * row[j] - step * delta[j];
-    } else {
-#pragma omp simd
-        for (fnn_index j = 0; j < n; ++j) row[j] -= step * delta[j];
-    }
-}
-
 /*
  * Backward pass for one row whose forward pass left activations in work and output probabilities
  * in y_hat. delta starts as the output delta (y_hat - y) * sample_weight. Going down the layers,
@@ -104,7 +196,7 @@ static inline void FN(update_row)(T *restrict row, const T *restrict delta, fnn_
  * SGD mode (G == NULL): W <- W - lr (delta [1; z_prev]^T + l2 W_nonbias), in place.
  * Gradient mode (G != NULL, zeroed): G <- delta [1; z_prev]^T, W untouched.
  */
-static void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_index r,
+static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_index r,
                          const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work)
 {
     const fnn_index *sizes = net->sizes;
@@ -112,8 +204,9 @@ static void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_i
     /* work layout: activations of layers 0..L-1 back to back, then two delta buffers. */
     fnn_index act_total = 0, widest = 0;
     for (int l = 1; l <= L; ++l) {
-        act_total += sizes[l];
-        if (sizes[l] > widest) widest = sizes[l];
+        const fnn_index width = fnn_padded_width(sizes[l]);
+        act_total += width;
+        if (width > widest) widest = width;
     }
     T *delta = work + act_total;
     T *delta_below = delta + widest;
@@ -127,63 +220,62 @@ static void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_i
 
     const T lr = G ? (T)0 : (T)sgd->learning_rate;
     const T decay = G ? (T)1 : (T)(1.0 - sgd->learning_rate * sgd->l2);
-    fnn_index act_end = act_total - K; /* start of the output layer's activations */
+    for (fnn_index j = K; j < widest; ++j) delta[j] = 0; /* padding */
+    fnn_index act_end = act_total - fnn_padded_width(K); /* start of the output layer's activations */
     for (int l = L - 1; l >= 0; --l) {
-        const fnn_index n_in = sizes[l], n_out = sizes[l + 1];
+        const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]); /* stored columns */
         const fnn_index offset = fnn_layer_offset(net, l);
         T *block = W + offset;
         T *grad = G ? G + offset : NULL;
         const T *z_in = NULL;
         if (l > 0) {
-            act_end -= n_in;
+            act_end -= fnn_padded_width(n_in);
             z_in = work + act_end;
         }
         /* bias row: no L2 */
-        if (grad) {
-            for (fnn_index j = 0; j < n_out; ++j) grad[j] = delta[j];
-        } else {
-            FN(update_row)(block, delta, n_out, lr, (T)1);
+        for (fnn_index j = 0; j < width; ++j) {
+            if (grad) grad[j] = delta[j];
+            else block[j] -= lr * delta[j];
         }
         if (l > 0) {
             for (fnn_index i = 0; i < n_in; ++i) {
-                T *row = block + (i + 1) * n_out;
+                T *row = block + (i + 1) * width;
                 const T zi = z_in[i];
-                const double back = FN(dot)(row, delta, n_out);
-                delta_below[i] = (T)(back * (double)zi * (1.0 - (double)zi));
+                double back;
                 if (grad) {
-                    T *grow = grad + (i + 1) * n_out;
-                    for (fnn_index j = 0; j < n_out; ++j) grow[j] = zi * delta[j];
+                    back = FN(dot)(row, delta, width);
+                    for (fnn_index j = 0; j < width; ++j) grad[(i + 1) * width + j] = zi * delta[j];
                 } else {
-                    FN(update_row)(row, delta, n_out, lr * zi, decay);
+                    back = FN(dot_update)(row, delta, width, lr * zi, decay);
                 }
+                delta_below[i] = (T)(back * (double)zi * (1.0 - (double)zi)); /* sigmoid' = z (1 - z) */
             }
+            for (fnn_index i = n_in; i < widest; ++i) delta_below[i] = 0; /* padding */
             T *swap = delta;
             delta = delta_below;
             delta_below = swap;
-        } else if (data->indptr) {
-            if (!grad && decay != (T)1) {
-                for (fnn_index i = 0; i < n_in; ++i) {
-                    T *row = block + (i + 1) * n_out;
-#pragma omp simd
-                    for (fnn_index j = 0; j < n_out; ++j) row[j] *= decay;
-                }
-            }
-            for (fnn_index k = data->indptr[r]; k < data->indptr[r + 1]; ++k) {
-                const fnn_index i = data->indices[k];
-                const T xi = data->values[k];
-                if (grad) FN(axpy)(grad + (i + 1) * n_out, delta, n_out, xi);
-                else FN(update_row)(block + (i + 1) * n_out, delta, n_out, lr * xi, (T)1);
-            }
-        } else {
-            const T *x = data->values + r * n_in;
+            continue;
+        }
+        /* input layer: the rows of the non-zero inputs (sparse) or of every input (dense) */
+        const fnn_index *rows = NULL;
+        const T *x = data->values + r * n_in;
+        fnn_index count = n_in;
+        if (data->indptr) {
+            rows = data->indices + data->indptr[r];
+            x = data->values + data->indptr[r];
+            count = data->indptr[r + 1] - data->indptr[r];
+        }
+        if (grad) {
+            FN(update)(grad, x, rows, count, delta, width, (T)-1, (T)1); /* G (zero) <- x delta^T */
+        } else if (rows && decay != (T)1) {
+            /* L2 shrinks every row, not only the non-zero inputs' */
             for (fnn_index i = 0; i < n_in; ++i) {
-                if (grad) {
-                    T *grow = grad + (i + 1) * n_out;
-                    for (fnn_index j = 0; j < n_out; ++j) grow[j] = x[i] * delta[j];
-                } else {
-                    FN(update_row)(block + (i + 1) * n_out, delta, n_out, lr * x[i], decay);
-                }
+                T *row = block + (i + 1) * width;
+                for (fnn_index j = 0; j < width; ++j) row[j] *= decay;
             }
+            FN(update)(block, x, rows, count, delta, width, lr, (T)1);
+        } else {
+            FN(update)(block, x, rows, count, delta, width, lr, decay);
         }
     }
 }
@@ -205,7 +297,7 @@ static int FN(check_data)(const fnn_net *net, const DATA *data)
     return FNN_OK;
 }
 
-int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
+FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
                       fnn_index n_order, const fnn_sgd *sgd, T *work, double *loss_sum)
 {
     int status = FN(check_data)(net, data);
@@ -227,7 +319,7 @@ int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, const fnn_inde
     return FNN_OK;
 }
 
-int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *data, T *output, T *work)
+FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *data, T *output, T *work)
 {
     int status = FN(check_data)(net, data);
     if (status != FNN_OK) return status;
@@ -240,7 +332,7 @@ int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *data, T *output,
     return FNN_OK;
 }
 
-int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, T *work, double *loss_sum)
+FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, T *work, double *loss_sum)
 {
     int status = FN(check_data)(net, data);
     if (status != FNN_OK) return status;
@@ -269,6 +361,9 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
     return FNN_OK;
 }
 
+#undef VEC
+#undef NVEC
+#undef VLEN
 #undef FN
 #undef DATA
 #undef FNN_CAT

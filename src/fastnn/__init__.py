@@ -1,12 +1,28 @@
 """fastnn: fast per-sample SGD for fully-connected sigmoid networks on the CPU.
 
 The engine is C (``csrc/``) behind a Cython bridge; :class:`Network` is the thin Python class
-over it, :func:`gradcheck` checks its gradients against finite differences.
+over it, :func:`gradcheck` checks its gradients against finite differences, ``fastnn.io`` reads
+data and model files, and ``fastnn.autodiff`` is a small reverse-mode autodiff used as an
+independent gradient oracle.
 """
 
+from . import autodiff
 from .gradcheck import gradcheck
+from .io import DataFormatError, ModelFormatError, load, load_dataset, read_csv, read_npz, save
 from .network import Network
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "gradcheck", "__version__"]
+__all__ = [
+    "DataFormatError",
+    "ModelFormatError",
+    "Network",
+    "__version__",
+    "autodiff",
+    "gradcheck",
+    "load",
+    "load_dataset",
+    "read_csv",
+    "read_npz",
+    "save",
+]

@@ -39,6 +39,7 @@ cdef extern from "fnn.h" nogil:
         const float *sample_weight
 
     int fnn_check_net(const fnn_net *net)
+    fnn_index fnn_padded_width(fnn_index n_out)
     fnn_index fnn_weight_count(const fnn_net *net)
     fnn_index fnn_layer_offset(const fnn_net *net, int layer)
     fnn_index fnn_work_size(const fnn_net *net)

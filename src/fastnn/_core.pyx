@@ -31,6 +31,13 @@ cdef int _raise_for_status(int status) except -1:
     return 0
 
 
+def padded_width(Py_ssize_t n_out):
+    """Columns a layer of ``n_out`` units occupies in the engine's weight buffer (zero padded)."""
+    if n_out < 1:
+        raise ValueError("a layer needs at least one unit")
+    return fnn_padded_width(n_out)
+
+
 cdef class Architecture:
     """Layer sizes and output type, as the engine sees them.
 
@@ -196,7 +203,7 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     cdef fnn_sgd sgd
     sgd.learning_rate = learning_rate
     sgd.l2 = l2
-    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net),
+    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net),
                                        dtype=np.float64 if floating is double else np.float32)
     cdef double loss_sum = 0.0
     cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
@@ -226,7 +233,7 @@ def predict(Architecture arch, const floating[::1] W, Dataset data):
     _check_call(arch, W.shape[0], data, dtype)
     out = np.empty((data.n_rows, arch.sizes[-1]), dtype=dtype)
     cdef floating[:, ::1] out_view = out
-    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
     cdef int status
     with nogil:
         if floating is double:
@@ -243,7 +250,7 @@ def loss_sum(Architecture arch, const floating[::1] W, Dataset data):
     _check_call(arch, W.shape[0], data, dtype)
     if data.labels is None:
         raise ValueError("the loss needs labels")
-    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
     cdef double total = 0.0
     cdef int status
     with nogil:
@@ -269,7 +276,7 @@ def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
         raise ValueError("the gradient needs labels")
     grad = np.empty(W.shape[0], dtype=dtype)
     cdef floating[::1] grad_view = grad
-    cdef floating[::1] work = np.empty(fnn_work_size(&arch.net), dtype=dtype)
+    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
     cdef double loss = 0.0
     cdef int status
     with nogil:

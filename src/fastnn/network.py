@@ -38,7 +38,7 @@ _MAX_WEIGHT_BYTES = 1 << 40
 
 
 def pack_weights(weights, dtype):
-    """Flatten user-layout weights into the engine's buffer.
+    """Copy user-layout weights into the engine's flat buffer.
 
     Parameters
     ----------
@@ -48,18 +48,26 @@ def pack_weights(weights, dtype):
     Returns
     -------
     ndarray of shape (n_weights,)
-        Each layer transposed to ``(n_in + 1, n_out)``, raveled, layers concatenated.
+        Each layer transposed to ``(n_in + 1, n_out)``, its columns zero-padded to
+        ``_core.padded_width(n_out)``, raveled; layers concatenated.
     """
-    return np.concatenate([np.asarray(W, dtype=dtype).T.ravel() for W in weights])
+    blocks = []
+    for W in weights:
+        W = np.asarray(W)
+        block = np.zeros((W.shape[1], _core.padded_width(W.shape[0])), dtype=dtype)
+        block[:, : W.shape[0]] = W.T
+        blocks.append(block.ravel())
+    return np.concatenate(blocks)
 
 
 def unpack_weights(flat, sizes):
     """Inverse of :func:`pack_weights`: a list of new ``(n_out, n_in + 1)`` arrays."""
     weights, offset = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        count = (n_in + 1) * n_out
-        weights.append(np.ascontiguousarray(flat[offset : offset + count].reshape(n_in + 1, n_out).T))
-        offset += count
+        width = _core.padded_width(n_out)
+        block = flat[offset : offset + (n_in + 1) * width].reshape(n_in + 1, width)
+        weights.append(np.ascontiguousarray(block[:, :n_out].T))
+        offset += (n_in + 1) * width
     return weights
 
 
