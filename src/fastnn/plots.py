@@ -1,0 +1,169 @@
+"""Pictures of a training run: the learning curve and the first layer's weights.
+
+Both functions return the PNG file's bytes, so the caller decides where and how to write
+them (the command line writes them atomically). Drawing uses matplotlib's Agg renderer
+directly, without ``pyplot``: no display is needed and no global figure state is touched.
+"""
+
+import io
+import math
+
+import numpy as np
+
+#: Size of the learning-curve image, in pixels (width, height).
+CURVE_SIZE = (800, 500)
+#: Smallest side of one unit's tile in the weight grid, in pixels; small images are enlarged
+#: by a whole factor to at least this size.
+MIN_TILE = 48
+#: Pixels between tiles (and around the grid).
+GAP = 2
+#: Most units drawn; wider layers show their first ``MAX_UNITS`` units.
+MAX_UNITS = 400
+
+
+def parse_image_shape(text):
+    """Read ``"HxW"`` (e.g. ``"16x8"``) as a pair of positive ints.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    (int, int)
+        ``(height, width)``.
+
+    Raises
+    ------
+    ValueError
+        When the text is not two positive integers joined by ``x``.
+    """
+    parts = str(text).lower().replace("×", "x").split("x")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        height, width = (int(p) for p in parts)
+        if height > 0 and width > 0:
+            return height, width
+    raise ValueError(f"image shape must be HEIGHTxWIDTH with positive integers, e.g. 16x8, got {text!r}")
+
+
+def learning_curve_png(history, *, title=None):
+    """Draw mean cross-entropy per epoch, for the training and (if any) validation rows.
+
+    Parameters
+    ----------
+    history : dict
+        ``{"train_loss": [...], "val_loss": [...]}`` as in ``Network.history_``; entry ``e - 1``
+        is the loss after epoch ``e``. ``val_loss`` may be empty or missing.
+    title : str, optional
+
+    Returns
+    -------
+    bytes
+        A PNG image of ``CURVE_SIZE`` pixels.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    figure = Figure(figsize=(CURVE_SIZE[0] / dpi, CURVE_SIZE[1] / dpi), dpi=dpi)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    train = list(history.get("train_loss", []))
+    validation = list(history.get("val_loss", []))
+    for losses, label, style in ((train, "train", "-"), (validation, "validation", "--")):
+        if losses:
+            epochs = np.arange(1, len(losses) + 1)
+            axes.plot(epochs, losses, style, marker="o" if len(losses) < 30 else None, markersize=3,
+                      label=label)
+    if not train and not validation:
+        axes.text(0.5, 0.5, "no completed epoch", ha="center", va="center", transform=axes.transAxes)
+    else:
+        axes.legend()
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("mean cross-entropy")
+    axes.grid(True, alpha=0.3)
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def weight_grid(W, image_shape, *, max_units=MAX_UNITS):
+    """Lay out each unit's input weights as a small image in a grid.
+
+    Tile ``j`` shows row ``j`` of ``W`` without its bias, reshaped row-major to
+    ``image_shape``, enlarged by a whole factor so its smaller side has at least
+    ``MIN_TILE`` pixels. Each tile is scaled on its own to ``[-m, m]`` with ``m`` its
+    largest absolute weight and drawn with a diverging colour map (blue negative, white 0,
+    red positive); gaps are grey.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_units, n_features + 1)
+        A layer in the ``weights_`` layout, bias in column 0.
+    image_shape : (int, int)
+        ``(height, width)`` with ``height * width == n_features``.
+    max_units : int, default=MAX_UNITS
+        Draw at most this many units (the first ones).
+
+    Returns
+    -------
+    ndarray of float, shape (rows * (h + GAP) + GAP, cols * (w + GAP) + GAP, 4)
+        RGBA in [0, 1], where ``h, w`` are the enlarged tile sides, ``cols = ceil(sqrt(n))``
+        and ``rows = ceil(n / cols)`` for the ``n`` units drawn.
+
+    Raises
+    ------
+    ValueError
+        When ``image_shape`` does not match the number of inputs.
+    """
+    from matplotlib import colormaps
+
+    W = np.asarray(W, dtype=np.float64)
+    height, width = image_shape
+    if W.ndim != 2 or W.shape[1] - 1 != height * width:
+        raise ValueError(f"image shape {height}x{width} has {height * width} pixels but the layer has "
+                         f"{W.shape[1] - 1 if W.ndim == 2 else '?'} inputs")
+    units = W[:max_units, 1:]
+    n = units.shape[0]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    scale = max(1, math.ceil(MIN_TILE / min(height, width)))
+    tile_h, tile_w = height * scale, width * scale
+    grid = np.full((rows * (tile_h + GAP) + GAP, cols * (tile_w + GAP) + GAP, 4), 0.6)
+    grid[..., 3] = 1.0
+    cmap = colormaps["RdBu_r"]
+    for j, w in enumerate(units):
+        m = np.abs(w).max()
+        scaled = 0.5 + 0.5 * (w / m if m > 0 else w)
+        image = cmap(scaled.reshape(height, width))
+        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+        r, c = divmod(j, cols)
+        top, left = GAP + r * (tile_h + GAP), GAP + c * (tile_w + GAP)
+        grid[top:top + tile_h, left:left + tile_w] = image
+    return grid
+
+
+def hidden_units_png(W, image_shape, *, max_units=MAX_UNITS):
+    """The PNG of :func:`weight_grid`, one image pixel per array element.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_units, n_features + 1)
+    image_shape : (int, int)
+    max_units : int, default=MAX_UNITS
+
+    Returns
+    -------
+    bytes
+        A PNG image whose pixel size is the grid's shape.
+    """
+    from matplotlib.image import imsave
+
+    grid = weight_grid(W, image_shape, max_units=max_units)
+    buffer = io.BytesIO()
+    imsave(buffer, grid, format="png")
+    return buffer.getvalue()
