@@ -68,6 +68,17 @@ fnn_index fnn_work_size(const fnn_net *net)
     return activations + 2 * widest;
 }
 
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
+{
+    fnn_index activations = fnn_padded_width(net->sizes[0]), widest = 0;
+    for (int l = 1; l <= net->n_layers; ++l) {
+        const fnn_index width = fnn_padded_width(net->sizes[l]);
+        activations += width;
+        if (width > widest) widest = width;
+    }
+    return batch_size * (activations + 2 * widest);
+}
+
 #define T double
 #define SUFFIX f64
 #include "fnn_kernels.h"

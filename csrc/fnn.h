@@ -44,11 +44,26 @@ typedef struct fnn_net {
     int output;               /* FNN_OUTPUT_SOFTMAX or FNN_OUTPUT_SIGMOID */
 } fnn_net;
 
-/* Per-sample SGD settings: W <- W - learning_rate * (sample_weight * dJ/dW + l2 * W_nonbias). */
+/* SGD settings. Per sample (batch_size 1): W <- W - learning_rate (sample_weight dJ/dW + l2 W_nonbias).
+ * Mini-batch: W <- W - learning_rate (mean over the batch of sample_weight dJ/dW + l2 W_nonbias). */
 typedef struct fnn_sgd {
     double learning_rate;
     double l2;
+    fnn_index batch_size;
 } fnn_sgd;
+
+/*
+ * Matrix products for the mini-batch and batched-prediction paths, supplied by the caller (the
+ * Python bridge passes BLAS): row-major C (m, n) <- alpha op(A) op(B) + beta C, op(A) (m, k),
+ * op(B) (k, n), op = transpose when trans_* != 0; lda, ldb, ldc are row strides.
+ */
+#define FNN_DECLARE_GEMM(T, SUFFIX)                                                              \
+    typedef void (*fnn_gemm_##SUFFIX)(int trans_a, int trans_b, fnn_index m, fnn_index n,       \
+                                      fnn_index k, T alpha, const T *A, fnn_index lda,          \
+                                      const T *B, fnn_index ldb, T beta, T *C, fnn_index ldc);
+FNN_DECLARE_GEMM(double, f64)
+FNN_DECLARE_GEMM(float, f32)
+#undef FNN_DECLARE_GEMM
 
 /*
  * A set of labelled rows. Dense when indptr == NULL: `values` is row-major (n_rows, n_features).
@@ -87,6 +102,9 @@ fnn_index fnn_layer_offset(const fnn_net *net, int layer);
  * the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
+/* Scratch elements of the batched functions for batches of up to batch_size rows. */
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
+
 #define FNN_DECLARE_API(T, SUFFIX)                                                               \
     /* One SGD pass over rows order[0..n_order): for each, forward, output delta y_hat - y,     \
        backpropagate with the weights before the update, update in place. Adds the weighted    \
@@ -104,7 +122,21 @@ fnn_index fnn_work_size(const fnn_net *net);
     /* G = dJ/dW for the single row `row` of data (same layout as W), by the same backward pass  \
        the SGD step applies; *loss = J. */                                                     \
     int fnn_gradient_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,   \
-                              fnn_index row, T *G, T *work, double *loss);
+                              fnn_index row, T *G, T *work, double *loss);                     \
+    /* Mini-batch SGD over order[0..n_order) in batches of sgd->batch_size rows (the last may    \
+       be smaller): forward the batch, backpropagate with the weights before the update, update  \
+       once. Adds the weighted losses (before the update) to *loss_sum. work: batch_work_size. */ \
+    int fnn_minibatch_epoch_##SUFFIX(const fnn_net *net, T *W, const fnn_data_##SUFFIX *data,  \
+                                     const fnn_index *order, fnn_index n_order,                \
+                                     const fnn_sgd *sgd, fnn_gemm_##SUFFIX gemm, T *work,       \
+                                     double *loss_sum);                                        \
+    /* fnn_predict, or with labels non-NULL also the loss, for rows [first, first + n_rows)      \
+       computed batch_size rows at a time with gemm. output may be NULL when only the loss is    \
+       wanted. work: batch_work_size. */                                                       \
+    int fnn_predict_batched_##SUFFIX(const fnn_net *net, const T *W,                           \
+                                     const fnn_data_##SUFFIX *data, fnn_index batch_size,      \
+                                     fnn_gemm_##SUFFIX gemm, T *output, T *work,               \
+                                     double *loss_sum);
 FNN_DECLARE_API(double, f64)
 FNN_DECLARE_API(float, f32)
 #undef FNN_DECLARE_API

@@ -361,6 +361,164 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
     return FNN_OK;
 }
 
+/* ------------------------------------------------------------------ mini-batch (GEMM) path */
+
+/*
+ * Batched forward pass of rows order[0..nb): batch work layout (all row-major, nb rows):
+ * X (nb, pad(n_features)) gathered inputs (dense only), then the activations of layers 1..L,
+ * (nb, pad(sizes[l])) each, then two delta buffers (nb, widest). Returns the output logits.
+ */
+static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
+                            fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
+{
+    const fnn_index *sizes = net->sizes;
+    const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(n0);
+    T *X = work;
+    T *out = work + nb * ld0;
+    if (!data->indptr) {
+        for (fnn_index b = 0; b < nb; ++b)
+            memcpy(X + b * ld0, data->values + order[b] * n0, (size_t)n0 * sizeof(T));
+    }
+    const T *in = X;
+    fnn_index ld_in = ld0;
+    for (int l = 0; l < net->n_layers; ++l) {
+        const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]);
+        const T *block = W + fnn_layer_offset(net, l);
+        for (fnn_index b = 0; b < nb; ++b) memcpy(out + b * width, block, (size_t)width * sizeof(T));
+        if (l == 0 && data->indptr) {
+            for (fnn_index b = 0; b < nb; ++b) {
+                const fnn_index first = data->indptr[order[b]];
+                FN(affine)(out + b * width, block, data->values + first, data->indices + first,
+                           data->indptr[order[b] + 1] - first, width);
+            }
+        } else {
+            /* A (nb, width) += Z_in (nb, n_in) W[1:] (n_in, width) */
+            gemm(0, 0, nb, width, n_in, (T)1, in, ld_in, block + width, width, (T)1, out, width);
+        }
+        if (l + 1 < net->n_layers) {
+            for (fnn_index b = 0; b < nb; ++b)
+                for (fnn_index j = 0; j < sizes[l + 1]; ++j) out[b * width + j] = FN(sigmoid)(out[b * width + j]);
+        }
+        in = out;
+        ld_in = width;
+        out += nb * width;
+    }
+    return (T *)in;
+}
+
+FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
+                                         fnn_index n_order, const fnn_sgd *sgd, FNN_CAT(fnn_gemm, SUFFIX) gemm,
+                                         T *work, double *loss_sum)
+{
+    int status = FN(check_data)(net, data);
+    if (status != FNN_OK) return status;
+    if (!data->labels || sgd->batch_size < 1) return FNN_ERROR_LABEL;
+    for (fnn_index t = 0; t < n_order; ++t)
+        if (order[t] < 0 || order[t] >= data->n_rows) return FNN_ERROR_INDEX;
+
+    const fnn_index *sizes = net->sizes;
+    const int L = net->n_layers;
+    const fnn_index K = sizes[L];
+    fnn_index widest = 0;
+    for (int l = 1; l <= L; ++l)
+        if (fnn_padded_width(sizes[l]) > widest) widest = fnn_padded_width(sizes[l]);
+    const T lr = (T)sgd->learning_rate, decay = (T)(1.0 - sgd->learning_rate * sgd->l2);
+    double total = 0.0;
+
+    for (fnn_index t0 = 0; t0 < n_order; t0 += sgd->batch_size) {
+        const fnn_index *rows = order + t0;
+        const fnn_index nb = n_order - t0 < sgd->batch_size ? n_order - t0 : sgd->batch_size;
+        T *logits = FN(forward_batch)(net, W, data, rows, nb, gemm, work);
+        const fnn_index width_K = fnn_padded_width(K);
+        T *delta = logits + nb * width_K;
+        T *delta_below = delta + nb * widest;
+        /* output delta (y_hat - y) sample_weight / nb; padding columns zero */
+        for (fnn_index b = 0; b < nb; ++b) {
+            const int32_t y = data->labels[rows[b]];
+            const T weight = data->sample_weight ? data->sample_weight[rows[b]] : (T)1;
+            T *y_hat = logits + b * width_K;
+            total += (double)weight * FN(output_and_loss)(net, y_hat, y);
+            T *d = delta + b * width_K;
+            for (fnn_index j = 0; j < width_K; ++j) d[j] = j < K ? y_hat[j] : (T)0;
+            if (net->output == FNN_OUTPUT_SIGMOID) d[0] -= (T)y;
+            else d[y] -= (T)1;
+            for (fnn_index j = 0; j < K; ++j) d[j] *= weight / (T)nb;
+        }
+        /* walk down the layers; z_in of layer l is the activation block of layer l (l > 0) */
+        T *act_end = logits;
+        for (int l = L - 1; l >= 0; --l) {
+            const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]);
+            T *block = W + fnn_layer_offset(net, l);
+            const fnn_index ld_in = fnn_padded_width(n_in);
+            const T *z_in = act_end - nb * ld_in; /* for l == 0 (dense): the gathered inputs */
+            act_end -= nb * ld_in;
+            if (l > 0) {
+                /* delta_below (nb, n_in) = delta (nb, width) W[1:]^T, with the weights before the update */
+                gemm(0, 1, nb, n_in, width, (T)1, delta, width, block + width, width, (T)0, delta_below, ld_in);
+                for (fnn_index b = 0; b < nb; ++b) {
+                    for (fnn_index i = 0; i < ld_in; ++i) {
+                        const T z = z_in[b * ld_in + i];
+                        delta_below[b * ld_in + i] = i < n_in ? delta_below[b * ld_in + i] * z * ((T)1 - z) : (T)0;
+                    }
+                }
+            }
+            /* bias row: W[0] -= lr sum_b delta_b */
+            for (fnn_index b = 0; b < nb; ++b)
+                for (fnn_index j = 0; j < width; ++j) block[j] -= lr * delta[b * width + j];
+            if (decay != (T)1) {
+                for (fnn_index i = 0; i < n_in; ++i) {
+                    T *row = block + (i + 1) * width;
+                    for (fnn_index j = 0; j < width; ++j) row[j] *= decay;
+                }
+            }
+            if (l == 0 && data->indptr) {
+                for (fnn_index b = 0; b < nb; ++b) {
+                    const fnn_index first = data->indptr[rows[b]];
+                    FN(update)(block, data->values + first, data->indices + first,
+                               data->indptr[rows[b] + 1] - first, delta + b * width, width, lr, (T)1);
+                }
+            } else {
+                /* W[1:] (n_in, width) -= lr Z_in^T (n_in, nb) delta (nb, width) */
+                gemm(1, 0, n_in, width, nb, -lr, z_in, ld_in, delta, width, (T)1, block + width, width);
+            }
+            if (l > 0) {
+                T *swap = delta;
+                delta = delta_below;
+                delta_below = swap;
+            }
+        }
+    }
+    *loss_sum += total;
+    return FNN_OK;
+}
+
+FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const DATA *data, fnn_index batch_size,
+                                         FNN_CAT(fnn_gemm, SUFFIX) gemm, T *output, T *work, double *loss_sum)
+{
+    int status = FN(check_data)(net, data);
+    if (status != FNN_OK) return status;
+    if (batch_size < 1) return FNN_ERROR_SHAPE;
+    const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
+    fnn_index order[256];
+    const fnn_index step = batch_size < 256 ? batch_size : 256;
+    double total = 0.0;
+    for (fnn_index r0 = 0; r0 < data->n_rows; r0 += step) {
+        const fnn_index nb = data->n_rows - r0 < step ? data->n_rows - r0 : step;
+        for (fnn_index b = 0; b < nb; ++b) order[b] = r0 + b;
+        T *logits = FN(forward_batch)(net, W, data, order, nb, gemm, work);
+        for (fnn_index b = 0; b < nb; ++b) {
+            T *y_hat = logits + b * width_K;
+            const int32_t y = data->labels ? data->labels[r0 + b] : 0;
+            const double weight = data->sample_weight ? (double)data->sample_weight[r0 + b] : 1.0;
+            const double loss = FN(output_and_loss)(net, y_hat, y);
+            if (data->labels) total += weight * loss;
+            if (output) memcpy(output + (r0 + b) * K, y_hat, (size_t)K * sizeof(T));
+        }
+    }
+    if (loss_sum) *loss_sum = total;
+    return FNN_OK;
+}
+
 #undef VEC
 #undef NVEC
 #undef VLEN

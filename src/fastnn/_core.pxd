@@ -19,6 +19,14 @@ cdef extern from "fnn.h" nogil:
     ctypedef struct fnn_sgd:
         double learning_rate
         double l2
+        fnn_index batch_size
+
+    ctypedef void (*fnn_gemm_f64)(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k,
+                                  double alpha, const double *A, fnn_index lda, const double *B,
+                                  fnn_index ldb, double beta, double *C, fnn_index ldc) noexcept nogil
+    ctypedef void (*fnn_gemm_f32)(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k,
+                                  float alpha, const float *A, fnn_index lda, const float *B,
+                                  fnn_index ldb, float beta, float *C, fnn_index ldc) noexcept nogil
 
     ctypedef struct fnn_data_f64:
         const double *values
@@ -43,6 +51,7 @@ cdef extern from "fnn.h" nogil:
     fnn_index fnn_weight_count(const fnn_net *net)
     fnn_index fnn_layer_offset(const fnn_net *net, int layer)
     fnn_index fnn_work_size(const fnn_net *net)
+    fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
 
     int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data,
                           const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
@@ -62,3 +71,15 @@ cdef extern from "fnn.h" nogil:
                          fnn_index row, double *G, double *work, double *loss)
     int fnn_gradient_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
                          fnn_index row, float *G, float *work, double *loss)
+    int fnn_minibatch_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data,
+                                const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                fnn_gemm_f64 gemm, double *work, double *loss_sum)
+    int fnn_minibatch_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data,
+                                const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                fnn_gemm_f32 gemm, float *work, double *loss_sum)
+    int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
+                                fnn_index batch_size, fnn_gemm_f64 gemm, double *output,
+                                double *work, double *loss_sum)
+    int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
+                                fnn_index batch_size, fnn_gemm_f32 gemm, float *output,
+                                float *work, double *loss_sum)

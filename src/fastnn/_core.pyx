@@ -11,6 +11,7 @@ from libc.stdint cimport int32_t
 
 cimport cython
 from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
@@ -21,8 +22,30 @@ cdef dict _STATUS_MESSAGES = {
     FNN_ERROR_INDEX: "a row or column index is out of range",
 }
 
+# Rows per GEMM in batched prediction and loss evaluation.
+DEFAULT_PREDICT_BATCH = 256
+
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+
+
+cdef void _gemm_f64(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, double alpha,
+                    const double *A, fnn_index lda, const double *B, fnn_index ldb, double beta,
+                    double *C, fnn_index ldc) noexcept nogil:
+    # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int m_ = <int>m, n_ = <int>n, k_ = <int>k, lda_ = <int>lda, ldb_ = <int>ldb, ldc_ = <int>ldc
+    dgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <double *>B, &ldb_, <double *>A, &lda_, &beta, C, &ldc_)
+
+
+cdef void _gemm_f32(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, float alpha,
+                    const float *A, fnn_index lda, const float *B, fnn_index ldb, float beta,
+                    float *C, fnn_index ldc) noexcept nogil:
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int m_ = <int>m, n_ = <int>n, k_ = <int>k, lda_ = <int>lda, ldb_ = <int>ldb, ldc_ = <int>ldc
+    sgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <float *>B, &ldb_, <float *>A, &lda_, &beta, C, &ldc_)
 
 
 cdef int _raise_for_status(int status) except -1:
@@ -227,20 +250,83 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     return loss_sum
 
 
-def predict(Architecture arch, const floating[::1] W, Dataset data):
-    """Output-layer values of every row: ``(n_rows, K)`` softmax probabilities or ``(n_rows, 1)`` p(y=1)."""
+def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[::1] order,
+                    double learning_rate, double l2, Py_ssize_t batch_size, Py_ssize_t chunk=1024,
+                    stop=None):
+    """One mini-batch SGD pass over ``data`` rows in ``order`` (BLAS GEMMs), updating ``W``.
+
+    Batches are consecutive runs of ``batch_size`` entries of ``order``; each update is
+    ``W <- W - learning_rate * (mean batch gradient + l2 * W_nonbias)``. Signals are checked
+    between chunks of about ``chunk`` rows (whole batches), as in :func:`sgd_epoch`.
+
+    Returns
+    -------
+    loss_sum : float
+        Sum of the samples' weighted losses, each measured before its batch's update.
+    """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
-    out = np.empty((data.n_rows, arch.sizes[-1]), dtype=dtype)
-    cdef floating[:, ::1] out_view = out
-    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
+    if data.labels is None:
+        raise ValueError("training needs labels")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cdef fnn_sgd sgd
+    sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
+    cdef floating[::1] work = np.zeros(fnn_batch_work_size(&arch.net, batch_size), dtype=dtype)
+    cdef double loss_sum = 0.0
+    cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
+    cdef Py_ssize_t step = max(1, chunk // batch_size) * batch_size
+    cdef int status = FNN_OK
+    cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
+    while start < n_order:
+        if stop_flag[0]:
+            break
+        end = min(start + step, n_order)
+        with nogil:
+            if floating is double:
+                status = fnn_minibatch_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start,
+                                                 &sgd, _gemm_f64, &work[0], &loss_sum)
+            else:
+                status = fnn_minibatch_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start,
+                                                 &sgd, _gemm_f32, &work[0], &loss_sum)
+        _raise_for_status(status)
+        PyErr_CheckSignals()
+        start = end
+    return loss_sum
+
+
+def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py_ssize_t batch_size):
+    """Batched forward pass of every row: outputs into ``out`` (an array, or None), returns the loss sum."""
+    dtype = np.float64 if floating is double else np.float32
+    _check_call(arch, W.shape[0], data, dtype)
+    cdef floating[::1] work = np.zeros(fnn_batch_work_size(&arch.net, batch_size), dtype=dtype)
+    cdef floating[:, ::1] out_view
+    cdef floating *out_ptr = NULL
+    if out is not None:
+        out_view = out
+        out_ptr = &out_view[0, 0]
+    cdef double total = 0.0
     cdef int status
     with nogil:
         if floating is double:
-            status = fnn_predict_f64(&arch.net, &W[0], &data.c64, &out_view[0, 0], &work[0])
+            status = fnn_predict_batched_f64(&arch.net, &W[0], &data.c64, batch_size, _gemm_f64,
+                                             out_ptr, &work[0], &total)
         else:
-            status = fnn_predict_f32(&arch.net, &W[0], &data.c32, &out_view[0, 0], &work[0])
+            status = fnn_predict_batched_f32(&arch.net, &W[0], &data.c32, batch_size, _gemm_f32,
+                                             out_ptr, &work[0], &total)
     _raise_for_status(status)
+    return total
+
+
+def predict(Architecture arch, const floating[::1] W, Dataset data):
+    """Output-layer values of every row: ``(n_rows, K)`` softmax probabilities or ``(n_rows, 1)`` p(y=1).
+
+    Rows go through the layers in batches (one GEMM per layer and batch).
+    """
+    dtype = np.float64 if floating is double else np.float32
+    _check_call(arch, W.shape[0], data, dtype)
+    out = np.empty((data.n_rows, arch.sizes[arch.sizes.shape[0] - 1]), dtype=dtype)
+    _forward_all(arch, W, data, out, DEFAULT_PREDICT_BATCH)
     return out
 
 
@@ -250,16 +336,7 @@ def loss_sum(Architecture arch, const floating[::1] W, Dataset data):
     _check_call(arch, W.shape[0], data, dtype)
     if data.labels is None:
         raise ValueError("the loss needs labels")
-    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
-    cdef double total = 0.0
-    cdef int status
-    with nogil:
-        if floating is double:
-            status = fnn_loss_f64(&arch.net, &W[0], &data.c64, &work[0], &total)
-        else:
-            status = fnn_loss_f32(&arch.net, &W[0], &data.c32, &work[0], &total)
-    _raise_for_status(status)
-    return total
+    return _forward_all(arch, W, data, None, DEFAULT_PREDICT_BATCH)
 
 
 def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t row):

@@ -155,8 +155,8 @@ def chunk_rows(n_weights):
     return max(1, _WORK_PER_CHUNK // max(1, n_weights))
 
 
-def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
-    """One epoch of per-sample SGD, in place, serial or lock-free parallel.
+def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size=1, n_jobs=1):
+    """One epoch of SGD, in place: per sample or mini-batch, serial or lock-free parallel.
 
     Parameters
     ----------
@@ -168,6 +168,9 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
     order : ndarray of intp
         Rows to visit, in order.
     learning_rate, l2 : float
+    batch_size : int, default=1
+        1: one update per sample. Larger: one update per run of ``batch_size`` rows of
+        ``order`` with the mean gradient (BLAS GEMMs), ``W <- W - lr (mean grad + l2 W)``.
     n_jobs : int, default=1
         With ``n_jobs > 1``, Hogwild! (Niu et al., 2011): the order is cut into ``n_jobs``
         contiguous parts, each trained by its own thread on the shared weights without locks.
@@ -179,14 +182,21 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
         Sum of the visited samples' weighted losses, each measured before its update.
     """
     chunk = chunk_rows(architecture.n_weights)
-    if n_jobs == 1 or len(order) < 2 * n_jobs:
-        return _core.sgd_epoch(architecture, W, data, order, learning_rate, l2, chunk)
+
+    def train(part, stop=None):
+        if batch_size == 1:
+            return _core.sgd_epoch(architecture, W, data, part, learning_rate, l2, chunk, stop)
+        return _core.minibatch_epoch(architecture, W, data, part, learning_rate, l2, batch_size,
+                                     max(chunk, batch_size), stop)
+
+    if n_jobs == 1 or len(order) < 2 * n_jobs * batch_size:
+        return train(order)
     parts = np.array_split(order, n_jobs)
     stop = np.zeros(1, dtype=np.int8)
     losses = [0.0] * n_jobs
 
     def train_part(k):
-        losses[k] = _core.sgd_epoch(architecture, W, data, parts[k], learning_rate, l2, chunk, stop)
+        losses[k] = train(parts[k], stop)
 
     threads = [threading.Thread(target=train_part, args=(k,), daemon=True) for k in range(1, n_jobs)]
     for thread in threads:
@@ -233,6 +243,9 @@ class Network:
         Precision of the weights and the arithmetic (sums are accumulated in double).
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the initial weights and the shuffling; the same int gives bitwise-identical runs.
+    batch_size : int, default=1
+        1 is per-sample SGD. Larger values update once per ``batch_size`` rows with the mean
+        gradient (computed with BLAS); ``l2`` then applies once per update.
     n_jobs : int, default=1
         Threads training together on shared weights without locks (Hogwild!, see
         :func:`sgd_epoch`). Only ``n_jobs=1`` is exactly reproducible.
@@ -264,7 +277,7 @@ class Network:
     """
 
     def __init__(self, hidden=(50,), output="softmax", init="uniform", learning_rate=0.01, epochs=10,
-                 l2=0.0, shuffle=False, dtype="float64", random_state=None, n_jobs=1):
+                 l2=0.0, shuffle=False, dtype="float64", random_state=None, batch_size=1, n_jobs=1):
         self.hidden = hidden
         self.output = output
         self.init = init
@@ -274,12 +287,13 @@ class Network:
         self.shuffle = shuffle
         self.dtype = dtype
         self.random_state = random_state
+        self.batch_size = batch_size
         self.n_jobs = n_jobs
 
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in
                            ("hidden", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
-                            "dtype", "random_state", "n_jobs") if not isinstance(getattr(self, k), list))
+                            "dtype", "random_state", "batch_size", "n_jobs") if not isinstance(getattr(self, k), list))
         return f"Network({params})"
 
     # ------------------------------------------------------------------ construction
@@ -361,6 +375,7 @@ class Network:
         l2 = check_nonnegative_finite(self.l2, "l2")
         hidden = check_hidden(self.hidden)
         n_jobs = check_count(self.n_jobs, "n_jobs")
+        batch_size = check_count(self.batch_size, "batch_size")
         rng = self._rng()
 
         X = check_matrix(X, dtype)
@@ -390,7 +405,8 @@ class Network:
             validation = make_dataset(X_val, dtype, labels=y_val)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        self._run_epochs(train, validation, epochs, learning_rate, l2, n_jobs, rng, callback)
+        settings = dict(learning_rate=learning_rate, l2=l2, batch_size=batch_size, n_jobs=n_jobs)
+        self._run_epochs(train, validation, epochs, settings, rng, callback)
         return self
 
     def _rng(self):
@@ -436,15 +452,18 @@ class Network:
         self.n_epochs_ = 0
         self.interrupted_ = False
 
-    def _run_epochs(self, train, validation, epochs, learning_rate, l2, n_jobs, rng, callback):
-        """The epoch loop: one engine call per epoch, then the loss after it."""
+    def _run_epochs(self, train, validation, epochs, settings, rng, callback):
+        """The epoch loop: one engine pass per epoch, then the loss after it.
+
+        ``settings`` are the keyword arguments of :func:`sgd_epoch`.
+        """
         arch, W = self._architecture, self._flat
         rows = np.arange(train.n_rows, dtype=np.intp)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(rows) if self.shuffle else rows
             before = W.copy()
             try:
-                sgd_epoch(arch, W, train, order, learning_rate=learning_rate, l2=l2, n_jobs=n_jobs)
+                sgd_epoch(arch, W, train, order, **settings)
             except KeyboardInterrupt:
                 W[:] = before
                 self.interrupted_ = True
