@@ -8,6 +8,7 @@ independent gradient oracle.
 
 from . import autodiff
 from .gradcheck import gradcheck
+from .estimator import MLPClassifier
 from .io import DataFormatError, ModelFormatError, load, load_dataset, read_csv, read_npz, save
 from .network import Network
 
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataFormatError",
+    "MLPClassifier",
     "ModelFormatError",
     "Network",
     "__version__",
