@@ -396,8 +396,6 @@ BAD_INPUTS = [
     (["frobnicate"], r"^argument COMMAND: invalid choice: 'frobnicate'"),
     ([], r"^choose a command"),
 ]
-if not hasattr(fastnn.network, "minibatch_epoch"):
-    BAD_INPUTS.append((["train", "--batch-size", "8"], r"^--batch-size 8: this fastnn trains by per-sample SGD only"))
 
 
 @pytest.mark.parametrize("argv,message", BAD_INPUTS, ids=[" ".join(a) or "(none)" for a, _ in BAD_INPUTS])

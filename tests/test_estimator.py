@@ -1,7 +1,6 @@
 """fastnn.MLPClassifier: against the NumPy oracle, against scikit-learn's MLPClassifier, and as a
 scikit-learn citizen (pipelines, searches, labels, weights, sparse input, incremental fits)."""
 
-import inspect
 import pickle
 import warnings
 
@@ -23,10 +22,6 @@ from fastnn import network
 from fastnn.estimator import MLPClassifier, sklearn_initial_weights
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-HAS_MINIBATCH = hasattr(network, "minibatch_epoch") or "batch_size" in inspect.signature(network.sgd_epoch).parameters
-needs_minibatch = pytest.mark.skipif(
-    not HAS_MINIBATCH, reason="the engine has no mini-batch SGD yet (fastnn.network.minibatch_epoch)"
-)
 
 
 def problem(k=3, n=60, m=6, seed=0):
@@ -113,7 +108,6 @@ def test_loss_curve_is_the_running_mean_of_weighted_losses_before_each_update():
     assert model.loss_ == model.loss_curve_[-1]
 
 
-@needs_minibatch
 @pytest.mark.parametrize("batch_size", [3, 7])
 @pytest.mark.parametrize("k", [2, 3])
 def test_minibatch_matches_the_oracle(batch_size, k):
@@ -125,47 +119,6 @@ def test_minibatch_matches_the_oracle(batch_size, k):
     expected, _ = oracle.minibatch_sgd_train(start, X, y, "sigmoid" if k == 2 else "softmax", 0.1, 4,
                                              batch_size, l2=0.01, sample_weight=sw)
     assert_weights_close(user_layout(model), expected, 1e-11)
-
-
-def test_minibatch_reaches_the_engine_with_its_batch_size(monkeypatch):
-    """The estimator's side of mini-batch SGD, with the oracle standing in for the engine."""
-    X, y = problem(3, n=40)
-    sw = np.random.default_rng(3).uniform(0.5, 2.0, size=len(y))
-    start = random_weights([X.shape[1], 5, 3], seed=4)
-    seen = []
-
-    def stand_in(architecture, W, data, order, *, batch_size, learning_rate, l2=0.0, n_jobs=1):
-        sizes = list(architecture.sizes)
-        rows = np.asarray(order)
-        X_rows = np.asarray(data.values).reshape(data.n_rows, data.n_features)[rows]
-        sw_rows = np.ones(len(rows)) if data.sample_weight is None else data.sample_weight[rows]
-        Ws = network.unpack_weights(W, sizes)
-        loss = float(np.sum(sw_rows * oracle.per_sample_loss(Ws, X_rows, data.labels[rows], "softmax")))
-        Ws, _ = oracle.minibatch_sgd_train(Ws, X_rows, data.labels[rows], "softmax", learning_rate, 1,
-                                           batch_size, l2=l2, sample_weight=sw_rows)
-        W[:] = network.pack_weights(Ws, W.dtype)
-        seen.append((batch_size, n_jobs))
-        return loss
-
-    monkeypatch.setattr(network, "minibatch_epoch", stand_in, raising=False)
-    monkeypatch.setattr(network, "sgd_epoch", lambda *args, **kwargs: pytest.fail("per-sample SGD was called"))
-    model = fit_quietly(exact_settings(hidden_layer_sizes=(5,), init=start, alpha=0.01, batch_size=7), X, y,
-                        sample_weight=sw)
-    expected, _ = oracle.minibatch_sgd_train(start, X, y, "softmax", 0.1, 4, 7, l2=0.01, sample_weight=sw)
-    assert_weights_close(user_layout(model), expected, 1e-12)
-    assert seen == [(7, 1)] * 4
-    with pytest.warns(UserWarning, match="clipped"):
-        fit_quietly(exact_settings(hidden_layer_sizes=(5,), batch_size=100, max_iter=1), X, y)
-    assert seen[-1] == (40, 1)
-
-
-@pytest.mark.skipif(HAS_MINIBATCH, reason="the engine has mini-batch SGD")
-def test_minibatch_without_engine_support_is_a_clear_error():
-    X, y = problem(3)
-    model = MLPClassifier(batch_size=8)
-    with pytest.raises(ValueError, match="batch_size > 1 needs mini-batch SGD"):
-        model.fit(X, y)
-    assert not hasattr(model, "classes_") or not model.__sklearn_is_fitted__()
 
 
 # ---------------------------------------------------------------------------------------- sklearn itself

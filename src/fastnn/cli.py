@@ -10,7 +10,6 @@ interrupted run never leaves a half-written file behind.
 
 import argparse
 import contextlib
-import inspect
 import json
 import math
 import os
@@ -25,7 +24,6 @@ import numpy as np
 
 from . import __version__
 from . import io as fnn_io
-from . import network as fnn_network
 from .io import DataFormatError, ModelFormatError
 from .network import Network
 from .plots import hidden_units_png, learning_curve_png, parse_image_shape
@@ -678,10 +676,6 @@ def _training_data(args):
     return X, y, X_val, y_val, n_classes, source, image_shape
 
 
-def _minibatch_supported():
-    return hasattr(fnn_network, "minibatch_epoch") and "batch_size" in inspect.signature(Network).parameters
-
-
 def _new_run_dir():
     """Claim a new folder ``fastnn-run-YYYYmmdd-HHMMSS[-N]`` in the current directory."""
     stem = time.strftime("fastnn-run-%Y%m%d-%H%M%S")
@@ -742,9 +736,6 @@ def _scores(net, X, y):
 
 def cmd_train(args):
     """``fastnn train``: see :data:`TRAIN_EPILOG`."""
-    if args.batch_size > 1 and not _minibatch_supported():
-        raise UsageError(f"--batch-size {args.batch_size}: this fastnn trains by per-sample SGD only "
-                         "(mini-batches are not available); use --batch-size 1")
     if args.output is not None:
         _check_output_dir(args.output)
     elif not os.access(".", os.W_OK | os.X_OK):
@@ -753,9 +744,7 @@ def cmd_train(args):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     params = dict(hidden=tuple(args.hidden), output="softmax", init=args.init, learning_rate=args.lr,
                   epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
-                  random_state=seed, n_jobs=args.jobs)
-    if _minibatch_supported():
-        params["batch_size"] = args.batch_size
+                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs)
     net = Network(**params)
     sizes = [X.shape[1], *args.hidden, n_classes]
     settings = {

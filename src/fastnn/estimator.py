@@ -15,7 +15,6 @@ bias: columns ``:n_out`` of rows ``1..n_in`` are exactly sklearn's ``coefs_[l]``
 nothing is kept twice. A pickle stores the weights in the user layout, independent of padding.
 """
 
-import inspect
 import numbers
 import os
 import warnings
@@ -68,42 +67,6 @@ def sklearn_initial_weights(sizes, rng, dtype):
         intercept = rng.uniform(-bound, bound, n_out)
         weights.append(np.column_stack([intercept, coef.T]).astype(dtype))
     return weights
-
-
-def _epoch_function(batch_size):
-    """The engine call for one epoch: per-sample SGD, or mini-batch SGD when the engine has it.
-
-    Mini-batch SGD is taken from ``fastnn.network.sgd_epoch(..., batch_size=B)`` or
-    ``fastnn.network.minibatch_epoch(..., batch_size=B)``, whichever the engine provides.
-
-    Returns
-    -------
-    callable
-        ``f(architecture, W, data, order, *, learning_rate, l2, n_jobs) -> loss_sum``.
-
-    Raises
-    ------
-    ValueError
-        ``batch_size > 1`` with an engine that only does per-sample SGD.
-    """
-    if batch_size == 1:
-        return network.sgd_epoch
-    if "batch_size" in inspect.signature(network.sgd_epoch).parameters:
-        minibatch_epoch = network.sgd_epoch
-    else:
-        minibatch_epoch = getattr(network, "minibatch_epoch", None)
-    if minibatch_epoch is None:
-        raise ValueError(
-            f"batch_size > 1 needs mini-batch SGD in the fastnn engine "
-            f"(fastnn.network.minibatch_epoch), which this build does not have; got batch_size="
-            f"{batch_size}. Use batch_size=1 (per-sample SGD)."
-        )
-
-    def epoch(architecture, W, data, order, *, learning_rate, l2=0.0, n_jobs=1):
-        return minibatch_epoch(architecture, W, data, order, batch_size=batch_size,
-                               learning_rate=learning_rate, l2=l2, n_jobs=n_jobs)
-
-    return epoch
 
 
 def _resolve_n_jobs(n_jobs):
@@ -411,8 +374,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                                  "needs a positive weight")
             X, y_index, sample_weight = X[keep], y_index[keep], sample_weight[keep]
 
-        if self.batch_size > 1:
-            _epoch_function(self.batch_size)  # refuse an unsupported batch size before any state changes
         rng = check_random_state(self.random_state)
         if first_pass:  # the random draws in sklearn's order: initial weights, then the split
             weights = init if not isinstance(init, str) else self._initial_weights(sizes, init, rng, dtype)
@@ -552,7 +513,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if batch_size > n_samples:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = n_samples
-        run_epoch = _epoch_function(batch_size)
         weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
         train = network.make_dataset(X, dtype, labels=y_index,
                                      sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
@@ -570,8 +530,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 before = W.copy()
                 norm_before = self._squared_coef_norm()
                 try:
-                    loss_sum = run_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
-                                         l2=settings["alpha"], n_jobs=settings["n_jobs"])
+                    loss_sum = network.sgd_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
+                                                 l2=settings["alpha"], batch_size=batch_size,
+                                                 n_jobs=settings["n_jobs"])
                 except KeyboardInterrupt:
                     W[:] = before  # back to the last completed epoch
                     raise
