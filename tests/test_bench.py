@@ -6,9 +6,13 @@ the OCR data, when absent, are skipped by the harness, so the test passes withou
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "bench" / "run.py"
@@ -55,3 +59,57 @@ def test_unknown_shape_is_refused_with_the_valid_names():
     )
     assert proc.returncode == 2
     assert "S1,S2,S3" in proc.stderr
+
+
+def _import_peers():
+    """Import bench/peers.py without leaving its thread-variable pinning in this process."""
+    saved = dict(os.environ)
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import peers
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+        os.environ.clear()
+        os.environ.update(saved)
+    return peers
+
+
+def _epoch_weights(contender, shape, X, y):
+    """Weights in the (n_out, n_in + 1) layout after one timed epoch of `contender`."""
+    contender.setup(shape, X, y)
+    contender.run()
+    if hasattr(contender, "model"):  # PyTorch
+        linears = [m for m in contender.model if m.__class__.__name__ == "Linear"]
+        return [np.hstack([m.bias.detach().numpy()[:, None], m.weight.detach().numpy()]) for m in linears]
+    return [np.hstack([b[:, None], W]) for W, b in zip(contender.W, contender.b)]
+
+
+def test_per_sample_contenders_compute_the_same_epoch(tmp_path):
+    """The NumPy and PyTorch loops are the same SGD: one epoch from the same weights agrees."""
+    peers = _import_peers()
+    shape = peers.Shape("T", (6, 5, 4, 3))
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 6))
+    y = rng.integers(0, 3, size=40)
+    ctx = peers.RunContext(tmp_path)
+    expected = _epoch_weights(peers.NumpySGD("float64", ctx), shape, X, y)
+    moved = [np.abs(w - w0).max() for w, w0 in zip(expected, peers.init_weights(shape, np.float64))]
+    assert min(moved) > 1e-6, "the epoch did not change the weights"
+
+    others = {}
+    if importlib.util.find_spec("torch") is not None:
+        others["torch autograd"] = _epoch_weights(peers.TorchSGD("float64", ctx), shape, X, y)
+        others["torch manual"] = _epoch_weights(peers.TorchManualSGD("float64", ctx), shape, X, y)
+    try:
+        import fastnn
+    except ImportError:
+        fastnn = None
+    if fastnn is not None:
+        net = fastnn.Network(hidden=shape.hidden, init=peers.init_weights(shape, np.float64), learning_rate=0.01,
+                             epochs=1, shuffle=False, dtype="float64")
+        others["fastnn"] = net.fit(X, y).weights_
+    if not others:
+        pytest.skip("neither PyTorch nor fastnn is installed: nothing to compare the NumPy loop with")
+    for name, weights in others.items():
+        for layer, (got, want) in enumerate(zip(weights, expected)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=f"{name}, layer {layer}")
