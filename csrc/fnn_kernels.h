@@ -17,6 +17,18 @@ static inline T FN(sigmoid)(T a)
     return a >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
 }
 
+/* z <- sigmoid(z) over n entries. */
+static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
+{
+#ifdef FNN_VECTOR_SIGMOID
+    if (fnn_has_vector_exp()) {
+        FN(fnn_sigmoid_vector)(z, n);
+        return;
+    }
+#endif
+    for (fnn_index j = 0; j < n; ++j) z[j] = FN(sigmoid)(z[j]);
+}
+
 /*
  * Dense kernels on register blocks. A weight block is (n_in + 1, n_out) row-major; the forward
  * pass and the rank-1 update both walk it one column block at a time, keeping that block's
@@ -148,7 +160,7 @@ static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DA
             FN(affine)(out, block, (l == 0) ? data->values + r * n_in : in, NULL, n_in, width);
         }
         if (l + 1 < net->n_layers) {
-            for (fnn_index j = 0; j < n_out; ++j) out[j] = FN(sigmoid)(out[j]);
+            FN(sigmoid_array)(out, width); /* the padding columns hold sigmoid(0), never read */
         }
         in = out;
         out += width;
@@ -396,8 +408,7 @@ static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, co
             gemm(0, 0, nb, width, n_in, (T)1, in, ld_in, block + width, width, (T)1, out, width);
         }
         if (l + 1 < net->n_layers) {
-            for (fnn_index b = 0; b < nb; ++b)
-                for (fnn_index j = 0; j < sizes[l + 1]; ++j) out[b * width + j] = FN(sigmoid)(out[b * width + j]);
+            FN(sigmoid_array)(out, nb * width);
         }
         in = out;
         ld_in = width;

@@ -318,25 +318,52 @@ def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py
     return total
 
 
-def predict(Architecture arch, const floating[::1] W, Dataset data):
+def predict(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t batch_size=DEFAULT_PREDICT_BATCH):
     """Output-layer values of every row: ``(n_rows, K)`` softmax probabilities or ``(n_rows, 1)`` p(y=1).
 
-    Rows go through the layers in batches (one GEMM per layer and batch).
+    ``batch_size > 1`` sends that many rows at a time through each layer as one GEMM (BLAS);
+    ``batch_size == 1`` runs the per-sample kernels, which need no BLAS.
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
     out = np.empty((data.n_rows, arch.sizes[arch.sizes.shape[0] - 1]), dtype=dtype)
-    _forward_all(arch, W, data, out, DEFAULT_PREDICT_BATCH)
+    cdef floating[:, ::1] out_view = out
+    cdef floating[::1] work
+    cdef int status
+    if batch_size > 1:
+        _forward_all(arch, W, data, out, batch_size)
+        return out
+    work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
+    with nogil:
+        if floating is double:
+            status = fnn_predict_f64(&arch.net, &W[0], &data.c64, &out_view[0, 0], &work[0])
+        else:
+            status = fnn_predict_f32(&arch.net, &W[0], &data.c32, &out_view[0, 0], &work[0])
+    _raise_for_status(status)
     return out
 
 
-def loss_sum(Architecture arch, const floating[::1] W, Dataset data):
-    """Sum over rows of ``sample_weight * cross-entropy`` (computed from the logits)."""
+def loss_sum(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t batch_size=DEFAULT_PREDICT_BATCH):
+    """Sum over rows of ``sample_weight * cross-entropy`` (computed from the logits).
+
+    ``batch_size`` chooses the GEMM (> 1) or per-sample (1) forward pass, as in :func:`predict`.
+    """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
     if data.labels is None:
         raise ValueError("the loss needs labels")
-    return _forward_all(arch, W, data, None, DEFAULT_PREDICT_BATCH)
+    if batch_size > 1:
+        return _forward_all(arch, W, data, None, batch_size)
+    cdef floating[::1] work = np.zeros(fnn_work_size(&arch.net), dtype=dtype)
+    cdef double total = 0.0
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = fnn_loss_f64(&arch.net, &W[0], &data.c64, &work[0], &total)
+        else:
+            status = fnn_loss_f32(&arch.net, &W[0], &data.c32, &work[0], &total)
+    _raise_for_status(status)
+    return total
 
 
 def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t row):

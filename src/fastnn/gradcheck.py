@@ -84,9 +84,9 @@ def layer_gradients(model, x, y, *, eps=1e-5):
     for k in range(W.shape[0]):
         saved = W[k]
         W[k] = saved + eps
-        loss_plus = _core.loss_sum(arch, W, data)
+        loss_plus = _core.loss_sum(arch, W, data, 1)
         W[k] = saved - eps
-        loss_minus = _core.loss_sum(arch, W, data)
+        loss_minus = _core.loss_sum(arch, W, data, 1)
         W[k] = saved
         numeric[k] = (loss_plus - loss_minus) / (2 * eps)
     return list(zip(unpack_weights(analytic, sizes), unpack_weights(numeric, sizes)))
