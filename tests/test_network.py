@@ -413,3 +413,25 @@ def test_gemm_path_with_batches_of_one_equals_per_sample_path():
     np.testing.assert_allclose(W_batch, W_sample, rtol=1e-12, atol=1e-14)
     assert loss_batch == pytest.approx(loss_sample, rel=1e-12)
     assert not np.allclose(W_sample, pack_weights(weights, np.float64))
+
+
+def test_concurrent_fit_on_one_instance_is_refused():
+    import threading
+
+    X, y = synthetic_data(3000, 20, 3, 0)
+    net = fastnn.Network(hidden=(64,), epochs=200)
+    started, errors = threading.Event(), []
+
+    def notice_start(network):
+        started.set()
+
+    thread = threading.Thread(target=lambda: net.fit(X, y, callback=notice_start))
+    thread.start()
+    started.wait(timeout=30)
+    try:
+        net.fit(X, y)
+    except RuntimeError as error:
+        errors.append(str(error))
+    thread.join()
+    assert errors and "already being fitted" in errors[0]
+    assert net.n_epochs_ == 200 and np.isfinite(net.weights_[0]).all()

@@ -378,7 +378,21 @@ class Network:
         ------
         ValueError
             Bad input or hyperparameters, or training diverged (non-finite weights).
+        RuntimeError
+            ``fit`` is already running on this instance in another thread.
         """
+        lock = self.__dict__.setdefault("_fit_lock", threading.Lock())  # atomic under the GIL
+        if not lock.acquire(blocking=False):
+            raise RuntimeError("this Network is already being fitted in another thread; "
+                               "fit separate instances to train in parallel")
+        try:
+            return self._fit(X, y, X_val, y_val, callback)
+        finally:
+            lock.release()
+
+    def _fit(self, X, y, X_val, y_val, callback):
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         dtype = check_dtype(self.dtype)
         output_code = self._check_output(self.output)
         learning_rate = check_positive_finite(self.learning_rate, "learning_rate")
@@ -414,8 +428,6 @@ class Network:
         train = make_dataset(X, dtype, labels=y)
         if X_val is not None:
             validation = make_dataset(X_val, dtype, labels=y_val)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         settings = dict(learning_rate=learning_rate, l2=l2, batch_size=batch_size, n_jobs=n_jobs)
         self._run_epochs(train, validation, epochs, settings, rng, callback)
         return self
@@ -576,11 +588,10 @@ class Network:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_architecture", None)
+        state.pop("_fit_lock", None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         if state.get("_flat") is not None:
-            output_code = _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 and self.output == "sigmoid" \
-                else _core.OUTPUT_SOFTMAX
-            self._architecture = _core.Architecture(self._sizes, output_code)
+            self._architecture = _core.Architecture(self._sizes, self._check_output(self.output))
