@@ -38,6 +38,7 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
+#define NVEC_FUSED 6 /* update_affine keeps two blocks (delta and the next sums) in registers */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -128,6 +129,53 @@ static FNN_INLINE void FN(update)(T *restrict block, const T *restrict x, const 
     }
 }
 
+/* One column block of update_affine: the rank-1 update of the first layer for the current
+ * sample, and the next sample's affine map from the updated rows, in one pass over the weights. */
+static FNN_INLINE void FN(update_affine_block)(T *restrict block, const T *restrict x, const T *restrict delta,
+                                               const T *restrict x_next, T *restrict out_next, fnn_index n_in,
+                                               fnn_index width, T lr, T decay, fnn_index j0, const int nvec)
+{
+    VEC d[NVEC_FUSED], acc[NVEC_FUSED];
+    for (int v = 0; v < nvec; ++v) {
+        d[v] = FN(load)(delta + j0 + v * VLEN);
+        acc[v] = FN(load)(block + j0 + v * VLEN); /* the updated biases */
+    }
+    for (fnn_index i = 0; i < n_in; ++i) {
+        const T step = lr * x[i], next = x_next[i];
+        T *row = block + (i + 1) * width + j0;
+        for (int v = 0; v < nvec; ++v) {
+            VEC w = FN(load)(row + v * VLEN);
+            w = (decay != (T)1 ? decay * w : w) - step * d[v];
+            FN(store)(row + v * VLEN, w);
+            acc[v] += next * w;
+        }
+    }
+    for (int v = 0; v < nvec; ++v) FN(store)(out_next + j0 + v * VLEN, acc[v]);
+}
+
+/*
+ * Fused first-layer step for dense input: W[1:] <- decay W[1:] - lr x delta^T, and
+ * out_next = W^T [1; x_next] with the updated weights (the bias row must already be updated).
+ * One pass over the weights instead of two; the same arithmetic, in the same order, as update
+ * followed by affine.
+ */
+static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x, const T *restrict delta,
+                                         const T *restrict x_next, T *restrict out_next, fnn_index n_in,
+                                         fnn_index width, T lr, T decay)
+{
+    for (fnn_index j0 = 0; j0 < width; j0 += NVEC_FUSED * VLEN) {
+        const fnn_index left = (width - j0) / VLEN;
+        switch (left >= NVEC_FUSED ? NVEC_FUSED : (int)left) {
+        case 6: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 6); break;
+        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
+        case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
+        case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
+        case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
+        default: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 1); break;
+        }
+    }
+}
+
 /* For one weight row of n (a multiple of VLEN) stored columns: returns sum_j row[j] delta[j]
  * (the weights before the update), then row <- decay row - step delta. */
 static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta, fnn_index n, T step, T decay)
@@ -144,8 +192,10 @@ static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta
 }
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
- * output is left as logits (pre-activation) b. Returns a pointer to b. */
-static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DATA *data, fnn_index r, T *work)
+ * output is left as logits (pre-activation) b. Returns a pointer to b. With layer0_ready, work
+ * already holds the first layer's affine map of this row (see update_affine). */
+static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DATA *data, fnn_index r, T *work,
+                                        int layer0_ready)
 {
     const fnn_index *sizes = net->sizes;
     T *out = work;
@@ -153,7 +203,9 @@ static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DA
     for (int l = 0; l < net->n_layers; ++l) {
         const fnn_index n_in = sizes[l], n_out = sizes[l + 1], width = fnn_padded_width(n_out);
         const T *block = W + fnn_layer_offset(net, l);
-        if (l == 0 && data->indptr) {
+        if (l == 0 && layer0_ready) {
+            /* the previous sample's update already computed this row's first-layer affine map */
+        } else if (l == 0 && data->indptr) {
             const fnn_index first = data->indptr[r];
             FN(affine)(out, block, data->values + first, data->indices + first, data->indptr[r + 1] - first, width);
         } else {
@@ -209,7 +261,7 @@ static inline double FN(dot)(const T *restrict row, const T *restrict delta, fnn
  * Gradient mode (G != NULL, zeroed): G <- delta [1; z_prev]^T, W untouched.
  */
 static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_index r,
-                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work)
+                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work, const T *x_next)
 {
     const fnn_index *sizes = net->sizes;
     const int L = net->n_layers;
@@ -286,6 +338,8 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
                 for (fnn_index j = 0; j < width; ++j) row[j] *= decay;
             }
             FN(update)(block, x, rows, count, delta, width, lr, (T)1);
+        } else if (x_next) {
+            FN(update_affine)(block, x, delta, x_next, work, n_in, width, lr, decay);
         } else {
             FN(update)(block, x, rows, count, delta, width, lr, decay);
         }
@@ -319,13 +373,18 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
         if (order[t] < 0 || order[t] >= data->n_rows) return FNN_ERROR_INDEX;
 
     double total = 0.0;
+    const fnn_index n_in = net->sizes[0];
+    int layer0_ready = 0;
     for (fnn_index t = 0; t < n_order; ++t) {
         const fnn_index r = order[t];
         const int32_t y = data->labels[r];
         const T weight = data->sample_weight ? data->sample_weight[r] : (T)1;
-        T *y_hat = FN(forward_logits)(net, W, data, r, work);
+        T *y_hat = FN(forward_logits)(net, W, data, r, work, layer0_ready);
         total += (double)weight * FN(output_and_loss)(net, y_hat, y);
-        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work);
+        /* dense input: fuse this sample's first-layer update with the next sample's forward */
+        const T *x_next = (!data->indptr && t + 1 < n_order) ? data->values + order[t + 1] * n_in : NULL;
+        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work, x_next);
+        layer0_ready = x_next != NULL;
     }
     *loss_sum += total;
     return FNN_OK;
@@ -337,7 +396,7 @@ FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *dat
     if (status != FNN_OK) return status;
     const fnn_index K = net->sizes[net->n_layers];
     for (fnn_index r = 0; r < data->n_rows; ++r) {
-        T *y_hat = FN(forward_logits)(net, W, data, r, work);
+        T *y_hat = FN(forward_logits)(net, W, data, r, work, 0);
         FN(output_and_loss)(net, y_hat, 0);
         memcpy(output + r * K, y_hat, (size_t)K * sizeof(T));
     }
@@ -352,7 +411,7 @@ FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, 
     double total = 0.0;
     for (fnn_index r = 0; r < data->n_rows; ++r) {
         const double weight = data->sample_weight ? (double)data->sample_weight[r] : 1.0;
-        T *y_hat = FN(forward_logits)(net, W, data, r, work);
+        T *y_hat = FN(forward_logits)(net, W, data, r, work, 0);
         total += weight * FN(output_and_loss)(net, y_hat, data->labels[r]);
     }
     *loss_sum = total;
@@ -367,9 +426,9 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
     if (!data->labels) return FNN_ERROR_LABEL;
     if (row < 0 || row >= data->n_rows) return FNN_ERROR_INDEX;
     memset(G, 0, (size_t)fnn_weight_count(net) * sizeof(T));
-    T *y_hat = FN(forward_logits)(net, W, data, row, work);
+    T *y_hat = FN(forward_logits)(net, W, data, row, work, 0);
     *loss = FN(output_and_loss)(net, y_hat, data->labels[row]);
-    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work);
+    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work, NULL);
     return FNN_OK;
 }
 
@@ -532,6 +591,7 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
 
 #undef VEC
 #undef NVEC
+#undef NVEC_FUSED
 #undef VLEN
 #undef FN
 #undef DATA
