@@ -584,11 +584,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _update_no_improvement_count(self, validation, arch):
         if validation is not None:
             data, y_val, sw_val = validation
-            proba = _core.predict(arch, self._flat, data, network.forward_batch_size(arch))
+            proba = network.predict_outputs(arch, self._flat, data)
             predicted = (proba[:, 0] > 0.5).astype(np.int32) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
             score = accuracy_score(y_val, predicted, sample_weight=sw_val)
             val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
-            self.validation_loss_curve_.append(_core.loss_sum(arch, self._flat, data, network.forward_batch_size(arch)) / val_weight)
+            self.validation_loss_curve_.append(network.loss_sum(arch, self._flat, data) / val_weight)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -626,8 +626,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
-        arch = self._architecture()
-        out = _core.predict(arch, self._flat, network.make_dataset(X, self._dtype), network.forward_batch_size(arch))
+        out = network.predict_outputs(self._architecture(), self._flat, network.make_dataset(X, self._dtype))
         if out.shape[1] == 1:
             return np.hstack([1 - out, out])
         return out

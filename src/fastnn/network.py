@@ -33,8 +33,8 @@ INITS = ("uniform", "zeros", "glorot")
 # Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
 # noticed within milliseconds even for wide layers.
 _WORK_PER_CHUNK = 1 << 23
-# From this many weights on, prediction and losses use batched GEMMs (see forward_batch_size).
-_GEMM_MIN_WEIGHTS = 1 << 15
+# From this many rows on, prediction and losses go through the layers as GEMMs.
+_GEMM_MIN_ROWS = 32
 # Refuse networks whose weights alone would not fit in memory, before allocating anything.
 _MAX_WEIGHT_BYTES = 1 << 40
 
@@ -152,13 +152,56 @@ def make_dataset(X, dtype, labels=None, sample_weight=None):
     return _core.Dataset(X.reshape(-1), n_rows, n_features, labels=labels, sample_weight=sample_weight)
 
 
-def forward_batch_size(architecture):
-    """Rows per forward pass for prediction and losses: GEMM batches for nets too big for the cache.
+class _SingleThreadedBlas:
+    """Context manager: BLAS runs on one thread while any fastnn engine call is inside it.
 
-    Small nets (the weights fit in L1/L2) run as fast through the per-sample kernels as through
-    BLAS, without BLAS's threading overhead on small products; bigger nets gain from GEMMs.
+    The engine's GEMMs are small (a mini-batch, a block of rows); a BLAS thread pool gains little
+    on them and, when the cores are busy, its threads wait for each other and make the products
+    tens of times slower. fastnn's own parallelism is ``n_jobs``. The limit is process-wide
+    (that is how BLAS libraries work), taken by the first user and given back by the last, so
+    threads of fastnn overlapping each other restore the caller's setting exactly.
     """
-    return 1 if architecture.n_weights < _GEMM_MIN_WEIGHTS else _core.DEFAULT_PREDICT_BATCH
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limit = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                from threadpoolctl import ThreadpoolController
+
+                self._limit = ThreadpoolController().limit(limits=1, user_api="blas")
+            self._users += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+single_threaded_blas = _SingleThreadedBlas()
+
+
+def forward_batch_size(n_rows):
+    """Rows per GEMM for a forward pass over ``n_rows`` rows (1: the per-sample kernels)."""
+    return 1 if n_rows < _GEMM_MIN_ROWS else _core.DEFAULT_PREDICT_BATCH
+
+
+def predict_outputs(architecture, W, data):
+    """Output-layer values of every row of ``data`` (see ``_core.predict``), GEMMs on one BLAS thread."""
+    with single_threaded_blas:
+        return _core.predict(architecture, W, data, forward_batch_size(data.n_rows))
+
+
+def loss_sum(architecture, W, data):
+    """Sum of the rows' weighted cross-entropies (see ``_core.loss_sum``), GEMMs on one BLAS thread."""
+    with single_threaded_blas:
+        return _core.loss_sum(architecture, W, data, forward_batch_size(data.n_rows))
 
 
 def chunk_rows(n_weights):
@@ -197,8 +240,9 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     def train(part, stop=None):
         if batch_size == 1:
             return _core.sgd_epoch(architecture, W, data, part, learning_rate, l2, chunk, stop)
-        return _core.minibatch_epoch(architecture, W, data, part, learning_rate, l2, batch_size,
-                                     max(chunk, batch_size), stop)
+        with single_threaded_blas:
+            return _core.minibatch_epoch(architecture, W, data, part, learning_rate, l2, batch_size,
+                                         max(chunk, batch_size), stop)
 
     if n_jobs == 1 or len(order) < 2 * n_jobs * batch_size:
         return train(order)
@@ -511,8 +555,7 @@ class Network:
             self.__dict__.pop(name, None)
 
     def _mean_loss(self, data):
-        batch_size = forward_batch_size(self._architecture)
-        return _core.loss_sum(self._architecture, self._flat, data, batch_size) / data.n_rows
+        return loss_sum(self._architecture, self._flat, data) / data.n_rows
 
     # ------------------------------------------------------------------ prediction
 
@@ -541,7 +584,7 @@ class Network:
             Rows sum to 1; for the sigmoid output the columns are ``[1 - p, p]``.
         """
         data = self._dataset(X)
-        out = _core.predict(self._architecture, self._flat, data, forward_batch_size(self._architecture))
+        out = predict_outputs(self._architecture, self._flat, data)
         if self._architecture.sizes[-1] == 1 and self.n_classes_ == 2:
             return np.hstack([1 - out, out])
         return out
