@@ -38,7 +38,7 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
-#define NVEC_FUSED 6 /* update_affine keeps two blocks (delta and the next sums) in registers */
+#define NVEC_FUSED 4 /* update_affine keeps two blocks (delta and the next sums) in registers */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -140,14 +140,25 @@ static FNN_INLINE void FN(update_affine_block)(T *restrict block, const T *restr
         d[v] = FN(load)(delta + j0 + v * VLEN);
         acc[v] = FN(load)(block + j0 + v * VLEN); /* the updated biases */
     }
-    for (fnn_index i = 0; i < n_in; ++i) {
-        const T step = lr * x[i], next = x_next[i];
-        T *row = block + (i + 1) * width + j0;
-        for (int v = 0; v < nvec; ++v) {
-            VEC w = FN(load)(row + v * VLEN);
-            w = (decay != (T)1 ? decay * w : w) - step * d[v];
-            FN(store)(row + v * VLEN, w);
-            acc[v] += next * w;
+    if (decay != (T)1) {
+        for (fnn_index i = 0; i < n_in; ++i) {
+            const T step = lr * x[i], next = x_next[i];
+            T *row = block + (i + 1) * width + j0;
+            for (int v = 0; v < nvec; ++v) {
+                const VEC w = decay * FN(load)(row + v * VLEN) - step * d[v];
+                FN(store)(row + v * VLEN, w);
+                acc[v] += next * w;
+            }
+        }
+    } else {
+        for (fnn_index i = 0; i < n_in; ++i) {
+            const T step = lr * x[i], next = x_next[i];
+            T *row = block + (i + 1) * width + j0;
+            for (int v = 0; v < nvec; ++v) {
+                const VEC w = FN(load)(row + v * VLEN) - step * d[v];
+                FN(store)(row + v * VLEN, w);
+                acc[v] += next * w;
+            }
         }
     }
     for (int v = 0; v < nvec; ++v) FN(store)(out_next + j0 + v * VLEN, acc[v]);
@@ -166,8 +177,6 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_FUSED * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
         switch (left >= NVEC_FUSED ? NVEC_FUSED : (int)left) {
-        case 6: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 6); break;
-        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
         case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
         case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
         case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
