@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 
 import fastnn
 import oracle
@@ -320,7 +321,7 @@ def test_bad_hyperparameters(params, message):
 
 def test_predict_before_fit_and_with_wrong_width():
     net = fastnn.Network(hidden=(2,))
-    with pytest.raises(fastnn.network.NotFittedError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         net.predict(np.eye(3))
     net.fit(np.eye(3), [0, 1, 2])
     with pytest.raises(ValueError, match="X has 4 features, but this Network is expecting 3"):

@@ -8,11 +8,20 @@ independent gradient oracle.
 
 from . import autodiff
 from .gradcheck import gradcheck
-from .estimator import MLPClassifier
 from .io import DataFormatError, ModelFormatError, load, load_dataset, read_csv, read_npz, save
 from .network import Network
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # MLPClassifier pulls in scikit-learn, which takes a second to import: load it on first use
+    # so that `import fastnn` (and the command line) start fast.
+    if name == "MLPClassifier":
+        from .estimator import MLPClassifier
+
+        return MLPClassifier
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
 
 __all__ = [
     "DataFormatError",

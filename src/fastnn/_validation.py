@@ -5,7 +5,6 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_array
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -55,6 +54,8 @@ def check_matrix(X, dtype, *, name="X", accept_sparse=True):
         raise TypeError(f"{name} must be an array-like of numbers, got {type(X).__name__}")
     if not sp.issparse(X):
         X = _numeric_array(X, name)
+    from sklearn.utils import check_array  # imported here: scikit-learn takes a second to load
+
     converted = check_array(
         X,
         accept_sparse="csr" if accept_sparse else False,

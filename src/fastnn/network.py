@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError
 
 from . import _core
 from ._validation import (
@@ -166,13 +165,16 @@ class _SingleThreadedBlas:
         self._lock = threading.Lock()
         self._users = 0
         self._limit = None
+        self._controller = None  # found once: looking for the loaded libraries takes milliseconds
 
     def __enter__(self):
         with self._lock:
             if self._users == 0:
-                from threadpoolctl import ThreadpoolController
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
 
-                self._limit = ThreadpoolController().limit(limits=1, user_api="blas")
+                    self._controller = ThreadpoolController()
+                self._limit = self._controller.limit(limits=1, user_api="blas")
             self._users += 1
         return self
 
@@ -561,6 +563,8 @@ class Network:
 
     def _check_fitted(self):
         if getattr(self, "_flat", None) is None:
+            from sklearn.exceptions import NotFittedError  # imported here: scikit-learn loads slowly
+
             raise NotFittedError("this Network is not fitted yet; call fit(X, y) first")
 
     def _dataset(self, X, labels=None):
