@@ -190,14 +190,25 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
 static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta, fnn_index n, T step, T decay)
 {
     VEC acc = {0};
-    for (fnn_index j = 0; j < n; j += VLEN) {
-        const VEC w = FN(load)(row + j), d = FN(load)(delta + j);
-        acc += w * d;
-        FN(store)(row + j, (decay != (T)1 ? decay * w : w) - step * d);
+    if (decay != (T)1) {
+        for (fnn_index j = 0; j < n; j += VLEN) {
+            const VEC w = FN(load)(row + j), d = FN(load)(delta + j);
+            acc += w * d;
+            FN(store)(row + j, decay * w - step * d);
+        }
+    } else {
+        for (fnn_index j = 0; j < n; j += VLEN) {
+            const VEC w = FN(load)(row + j), d = FN(load)(delta + j);
+            acc += w * d;
+            FN(store)(row + j, w - step * d);
+        }
     }
-    double sum = 0.0;
-    for (int v = 0; v < VLEN; ++v) sum += (double)acc[v];
-    return sum;
+    /* pairwise sum of the lanes: log2(VLEN) dependent adds instead of VLEN */
+    T lanes[VLEN];
+    memcpy(lanes, &acc, sizeof lanes);
+    for (int half = VLEN / 2; half >= 1; half /= 2)
+        for (int k = 0; k < half; ++k) lanes[k] += lanes[k + half];
+    return (double)lanes[0];
 }
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
@@ -355,19 +366,23 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
     }
 }
 
-/* FNN_OK when every label is a valid class (labels may be NULL: nothing to check). */
-static int FN(check_data)(const fnn_net *net, const DATA *data)
+/* FNN_OK when the rows the call will read are valid: order[0..n_order) (every row when order is
+ * NULL) are rows of data, their labels (if any) are classes of the output layer and their sparse
+ * column indices are features. Only the visited rows are checked, once per call, before any
+ * weight changes. */
+static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index *order, fnn_index n_order)
 {
     if (fnn_check_net(net) != FNN_OK || data->n_features != net->sizes[0]) return FNN_ERROR_SHAPE;
-    if (data->indptr) {
-        const fnn_index nnz = data->indptr[data->n_rows];
-        for (fnn_index k = 0; k < nnz; ++k)
-            if (data->indices[k] < 0 || data->indices[k] >= data->n_features) return FNN_ERROR_INDEX;
-    }
-    if (data->labels) {
-        const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
-        for (fnn_index r = 0; r < data->n_rows; ++r)
-            if (data->labels[r] < 0 || data->labels[r] >= K) return FNN_ERROR_LABEL;
+    const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
+    const fnn_index n = order ? n_order : data->n_rows;
+    for (fnn_index t = 0; t < n; ++t) {
+        const fnn_index r = order ? order[t] : t;
+        if (r < 0 || r >= data->n_rows) return FNN_ERROR_INDEX;
+        if (data->labels && (data->labels[r] < 0 || data->labels[r] >= K)) return FNN_ERROR_LABEL;
+        if (data->indptr) {
+            for (fnn_index k = data->indptr[r]; k < data->indptr[r + 1]; ++k)
+                if (data->indices[k] < 0 || data->indices[k] >= data->n_features) return FNN_ERROR_INDEX;
+        }
     }
     return FNN_OK;
 }
@@ -375,11 +390,9 @@ static int FN(check_data)(const fnn_net *net, const DATA *data)
 FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
                       fnn_index n_order, const fnn_sgd *sgd, T *work, double *loss_sum)
 {
-    int status = FN(check_data)(net, data);
-    if (status != FNN_OK) return status;
     if (!data->labels) return FNN_ERROR_LABEL;
-    for (fnn_index t = 0; t < n_order; ++t)
-        if (order[t] < 0 || order[t] >= data->n_rows) return FNN_ERROR_INDEX;
+    int status = FN(check_rows)(net, data, order, n_order);
+    if (status != FNN_OK) return status;
 
     double total = 0.0;
     const fnn_index n_in = net->sizes[0];
@@ -401,7 +414,7 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
 
 FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *data, T *output, T *work)
 {
-    int status = FN(check_data)(net, data);
+    int status = FN(check_rows)(net, data, NULL, 0);
     if (status != FNN_OK) return status;
     const fnn_index K = net->sizes[net->n_layers];
     for (fnn_index r = 0; r < data->n_rows; ++r) {
@@ -414,7 +427,7 @@ FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *dat
 
 FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, T *work, double *loss_sum)
 {
-    int status = FN(check_data)(net, data);
+    int status = FN(check_rows)(net, data, NULL, 0);
     if (status != FNN_OK) return status;
     if (!data->labels) return FNN_ERROR_LABEL;
     double total = 0.0;
@@ -430,7 +443,7 @@ FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, 
 int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index row, T *G,
                      T *work, double *loss)
 {
-    int status = FN(check_data)(net, data);
+    int status = FN(check_rows)(net, data, NULL, 0);
     if (status != FNN_OK) return status;
     if (!data->labels) return FNN_ERROR_LABEL;
     if (row < 0 || row >= data->n_rows) return FNN_ERROR_INDEX;
@@ -489,11 +502,10 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
                                          fnn_index n_order, const fnn_sgd *sgd, FNN_CAT(fnn_gemm, SUFFIX) gemm,
                                          T *work, double *loss_sum)
 {
-    int status = FN(check_data)(net, data);
+    if (!data->labels) return FNN_ERROR_LABEL;
+    if (sgd->batch_size < 1) return FNN_ERROR_SHAPE;
+    int status = FN(check_rows)(net, data, order, n_order);
     if (status != FNN_OK) return status;
-    if (!data->labels || sgd->batch_size < 1) return FNN_ERROR_LABEL;
-    for (fnn_index t = 0; t < n_order; ++t)
-        if (order[t] < 0 || order[t] >= data->n_rows) return FNN_ERROR_INDEX;
 
     const fnn_index *sizes = net->sizes;
     const int L = net->n_layers;
@@ -574,7 +586,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
 FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const DATA *data, fnn_index batch_size,
                                          FNN_CAT(fnn_gemm, SUFFIX) gemm, T *output, T *work, double *loss_sum)
 {
-    int status = FN(check_data)(net, data);
+    int status = FN(check_rows)(net, data, NULL, 0);
     if (status != FNN_OK) return status;
     if (batch_size < 1) return FNN_ERROR_SHAPE;
     const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
