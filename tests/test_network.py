@@ -436,3 +436,18 @@ def test_concurrent_fit_on_one_instance_is_refused():
     thread.join()
     assert errors and "already being fitted" in errors[0]
     assert net.n_epochs_ == 200 and np.isfinite(net.weights_[0]).all()
+
+
+def test_golden_handout_run_on_small_ocr():
+    """The handout's small run (4 hidden units, zero init, lr 0.1, 2 epochs) to 12 digits.
+
+    Golden values, agreed by the engine and the NumPy oracle; any change to the arithmetic of the
+    per-sample path that moves them by more than rounding fails here.
+    """
+    X, y = load_ocr("small_train")
+    X_val, y_val = load_ocr("small_validation")
+    net = fastnn.Network(hidden=(4,), init="zeros", learning_rate=0.1, epochs=2).fit(X, y, X_val, y_val)
+    np.testing.assert_allclose(net.history_["train_loss"], [2.185062761138787, 1.9010325772656411], rtol=1e-12)
+    np.testing.assert_allclose(net.history_["val_loss"], [2.1882730258814203, 1.9136380346124435], rtol=1e-12)
+    assert np.mean(net.predict(X) != y) == pytest.approx(0.77)
+    assert np.mean(net.predict(X_val) != y_val) == pytest.approx(0.78)
