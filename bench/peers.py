@@ -12,9 +12,12 @@ Every contender has the same interface:
 ``close()``
     Release processes and files.
 
-A new fastnn path is one small subclass of `FastnnSGD` (see `FastnnSparse`,
-`FastnnHogwild`, `FastnnMiniBatch`, `FastnnEstimator`): each probes its
-feature on a few rows and skips itself until fastnn has it.
+fastnn's engine rows (`FastnnEpoch` and its subclasses: sparse, Hogwild!,
+mini-batch) time one epoch of `fastnn.network.sgd_epoch` on data converted
+once, as the NumPy, PyTorch and FANN rows time their epoch loops; a new
+engine path is one small subclass. The `Network.fit` and `MLPClassifier`
+rows time the whole `fit` call (input checks, initialisation, the epoch and,
+for `Network`, the loss pass that fills `history_`).
 
 All networks are ``d -> hidden... -> k`` with sigmoid hidden units, softmax
 output with cross-entropy (FANN: sigmoid output with MSE, it has no softmax),
@@ -602,20 +605,86 @@ def _fastnn():
     return fastnn
 
 
-class FastnnSGD(Contender):
-    """`fastnn.Network(...).fit(X, y)` for one epoch of per-sample SGD (``fit`` timed).
+class FastnnEpoch(Contender):
+    """One epoch of fastnn's engine, ``fastnn.network.sgd_epoch``, timed like the peers' epoch loops.
 
-    Subclasses add one feature each: `network_params` (extra `Network`
-    arguments), `_convert` (the input format) or `_make` (another class).
-    A subclass with a `feature` probes it on a few rows in `setup` and skips
-    itself while fastnn lacks it.
+    The data are converted once in `setup` (as `Network.fit` does once per fit) and every
+    repeat starts from the same initial weights. Subclasses change one setting each.
     """
 
     library = "fastnn"
     path = "per-sample SGD"
+    note = "engine epoch (fastnn.network.sgd_epoch); the input converted once, as fit does"
+    batch_size = 1
+    n_jobs = 1
+    sparse = False
+
+    def setup(self, shape, X, y):
+        _fastnn()
+        from fastnn import _core, network
+
+        self.network = network
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if self.sparse:
+            from scipy import sparse
+
+            X = sparse.csr_matrix(X)
+        self.architecture = _core.Architecture(list(shape.layers), _core.OUTPUT_SOFTMAX)
+        self.W0 = network.pack_weights(init_weights(shape, self.dtype), self.dtype)
+        self.data = network.make_dataset(X, self.dtype, labels=np.asarray(y, dtype=np.int32))
+        self.order = np.arange(len(y), dtype=np.intp)
+
+    def _epoch(self, W):
+        self.network.sgd_epoch(self.architecture, W, self.data, self.order, learning_rate=LEARNING_RATE,
+                               batch_size=self.batch_size, n_jobs=self.n_jobs)
+
+    def run(self):
+        return _timed(self._epoch, self.W0.copy())
+
+
+class FastnnSparse(FastnnEpoch):
+    """The engine epoch on a `scipy.sparse.csr_matrix` X (per-sample SGD)."""
+
+    path = "per-sample SGD, sparse CSR X"
+    note = "X as scipy.sparse.csr_matrix"
+    sparse = True
+
+
+class FastnnHogwild(FastnnEpoch):
+    """The engine epoch with ``n_jobs=2``: Hogwild! per-sample SGD on two threads."""
+
+    path = "per-sample SGD, n_jobs=2 (Hogwild!)"
+    note = "two threads by design (the only contender that uses more than one)"
+    n_jobs = 2
+
+
+class FastnnSparseHogwild(FastnnHogwild):
+    """Hogwild! on CSR input: threads write only the rows of their samples' non-zero inputs."""
+
+    path = "per-sample SGD, sparse CSR X, n_jobs=2 (Hogwild!)"
+    note = "two threads, X as scipy.sparse.csr_matrix"
+    sparse = True
+
+
+class FastnnMiniBatch(FastnnEpoch):
+    """The engine epoch in mini-batches of 128 rows (BLAS GEMMs on one thread)."""
+
+    path = f"mini-batch {BATCH_SIZE}"
+    note = "engine epoch, mini-batches through scipy's BLAS"
+    batch_size = BATCH_SIZE
+
+
+class FastnnSGD(Contender):
+    """`fastnn.Network(...).fit(X, y)` for one epoch of per-sample SGD, the whole call timed.
+
+    Subclasses add one feature each: `network_params` (extra `Network`
+    arguments), `_convert` (the input format) or `_make` (another class).
+    """
+
+    library = "fastnn"
+    path = "per-sample SGD (Network.fit)"
     note = "Network.fit, epochs=1 (includes its input checks and the loss pass for history_)"
     network_params: dict = {}
-    feature = None  # e.g. "n_jobs=2"; None: the path needs no probe
 
     def _convert(self, X):
         return np.ascontiguousarray(X, dtype=self.dtype)
@@ -625,8 +694,6 @@ class FastnnSGD(Contender):
         self.shape = shape
         self.X = self._convert(X)
         self.y = np.asarray(y)
-        if self.feature is not None:
-            self._probe()
 
     def _make(self):
         return self.fastnn.Network(
@@ -639,24 +706,6 @@ class FastnnSGD(Contender):
             **self.network_params,
         )
 
-    def _probe(self):
-        """Fit a few rows: an unknown argument is a TypeError, an unsupported value or input is refused."""
-        # the first 32 rows and the first row of every class, in order
-        rows = np.union1d(np.arange(min(len(self.y), 32)), np.unique(self.y, return_index=True)[1])
-        try:
-            model = self._make()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.fit(self.X[rows], self.y[rows])
-        except (TypeError, ValueError, NotImplementedError) as exc:
-            raise Skip(f"fastnn does not support {self.feature} yet ({type(exc).__name__}: {exc})") from None
-        trained = getattr(model, "weights_", None)
-        if trained is None:
-            trained = getattr(model, "coefs_", None)
-        if trained is not None and np.asarray(trained[0]).dtype != self.dtype:
-            raise Skip(f"fastnn trained in {np.asarray(trained[0]).dtype} for {self.dtype} input "
-                       f"with {self.feature}")
-
     def run(self):
         model = self._make()
         with warnings.catch_warnings():
@@ -664,35 +713,10 @@ class FastnnSGD(Contender):
             return _timed(model.fit, self.X, self.y)
 
 
-class FastnnSparse(FastnnSGD):
-    """`fastnn.Network.fit` on a `scipy.sparse.csr_matrix` X (per-sample SGD)."""
-
-    path = "per-sample SGD, sparse CSR X"
-    feature = "scipy.sparse CSR input"
-    note = "X as scipy.sparse.csr_matrix"
-
-    def _convert(self, X):
-        try:
-            from scipy import sparse
-        except ImportError as exc:
-            raise Skip(f"scipy is not installed ({exc}): {INSTALL['scipy']}") from None
-        return sparse.csr_matrix(np.asarray(X, dtype=self.dtype))
-
-
-class FastnnHogwild(FastnnSGD):
-    """`fastnn.Network(n_jobs=2)`: Hogwild! per-sample SGD on two threads."""
-
-    path = "per-sample SGD, n_jobs=2 (Hogwild!)"
-    network_params = {"n_jobs": 2}
-    feature = "n_jobs=2"
-    note = "two threads by design (the only contender that uses more than one)"
-
-
 class FastnnEstimator(FastnnSGD):
     """`fastnn.MLPClassifier` (the scikit-learn estimator), one epoch of per-sample SGD."""
 
     path = "per-sample SGD (MLPClassifier)"
-    feature = "MLPClassifier"
     note = "the scikit-learn estimator around the engine, fit timed"
     estimator_params: dict = {}
 
@@ -715,13 +739,12 @@ class FastnnEstimator(FastnnSGD):
         return est
 
 
-class FastnnMiniBatch(FastnnEstimator):
+class FastnnEstimatorMiniBatch(FastnnEstimator):
     """`fastnn.MLPClassifier(batch_size=128)`: mini-batch SGD."""
 
     path = f"mini-batch {BATCH_SIZE} (MLPClassifier)"
     estimator_params = {"batch_size": BATCH_SIZE}
-    feature = f"MLPClassifier(batch_size={BATCH_SIZE})"
-    note = ""
+    note = "the scikit-learn estimator, fit timed"
 
 
 class FastnnPredict(Contender):
@@ -764,16 +787,22 @@ REGISTRY = [
     (TorchMiniBatch, "float32"),
     (FannSGD, "float64"),
     (FannSGD, "float32"),
-    (FastnnSGD, "float64"),
-    (FastnnSGD, "float32"),
+    (FastnnEpoch, "float64"),
+    (FastnnEpoch, "float32"),
     (FastnnSparse, "float64"),
     (FastnnSparse, "float32"),
     (FastnnHogwild, "float64"),
     (FastnnHogwild, "float32"),
+    (FastnnSparseHogwild, "float64"),
+    (FastnnSparseHogwild, "float32"),
     (FastnnMiniBatch, "float64"),
     (FastnnMiniBatch, "float32"),
+    (FastnnSGD, "float64"),
+    (FastnnSGD, "float32"),
     (FastnnEstimator, "float64"),
     (FastnnEstimator, "float32"),
+    (FastnnEstimatorMiniBatch, "float64"),
+    (FastnnEstimatorMiniBatch, "float32"),
     (NumpyPredict, "float64"),
     (NumpyPredict, "float32"),
     (SklearnPredict, "float64"),
@@ -787,7 +816,7 @@ REGISTRY = [
 ]
 
 #: The contenders whose rate every other row is compared with, per task.
-FASTNN_REFERENCE = {"train": FastnnSGD, "predict": FastnnPredict}
+FASTNN_REFERENCE = {"train": FastnnEpoch, "predict": FastnnPredict}
 
 
 def gemm_gflops(dtype, n=1024, repeats=5):

@@ -459,13 +459,15 @@ def write_markdown(path, meta, results, chart_name):
              "prediction = 2·W. W counts every weight including biases. Mini-batch rows use the same count.")
     L.append("- % of gemm = GFLOP/s ÷ the single-thread dgemm (float64) or sgemm (float32) rate measured in this run.")
     L.append("- fastnn ÷ this = fastnn's rate ÷ this row's rate, same dtype and task: training rows against "
-             "fastnn per-sample SGD (`Network.fit`), prediction rows against `predict_proba`; "
+             "fastnn's per-sample engine epoch, prediction rows against `predict_proba`; "
              "above 1× means fastnn is faster.")
     L.append("- spread = (slowest − fastest) ÷ median of the timed repeats.")
     L.append("- FANN trains sigmoid output units on MSE (its standard; it has no softmax), so its rows compare "
              "the cost of a training step, not the same model.")
-    L.append("- scikit-learn and fastnn rows time the whole `fit` call (input checks, initialisation, one epoch, "
-             "and fastnn's training-loss pass for `history_`); the NumPy, PyTorch and FANN rows time the epoch loop.")
+    L.append("- fastnn's engine rows (per-sample, sparse, Hogwild!, mini-batch) time one epoch of "
+             "`fastnn.network.sgd_epoch` on data converted once, as the NumPy, PyTorch and FANN rows time their "
+             "epoch loops; the `Network.fit`, `MLPClassifier` and scikit-learn rows time the whole `fit` call "
+             "(input checks, initialisation, one epoch and, for `Network.fit`, the loss pass for `history_`).")
     L.append("- The sparse-CSR row's GFLOP/s uses the dense FLOP count (a dense-equivalent rate).")
     L.append("- Every contender runs on one thread except a row marked n_jobs=2.")
     if chart_name:
