@@ -2,7 +2,7 @@
  * test_fnn.c -- standalone tests of fastnn's C engine (csrc/fnn.h), no Python involved.
  *
  * Build and run (from the project root):
- *     make -C tests/c            # plain, AddressSanitizer+UBSan and valgrind runs
+ *     make -C tests/c            # plain builds; `make -C tests/c gates` adds ASan+UBSan and valgrind
  *     gcc -std=c11 -O2 -g -Icsrc tests/c/test_fnn.c csrc/fnn.c -lm -o test_fnn && ./test_fnn
  *
  * What is checked, for float64 and float32, dense and CSR rows, softmax and sigmoid outputs and
@@ -10,17 +10,22 @@
  *   - one SGD step and a short SGD pass (with sample weights and L2) against a straightforward
  *     double-precision reference written below from the equations, in the user layout
  *     W of shape (n_out, n_in + 1) with the bias in column 0;
- *   - fnn_predict and fnn_loss against the same reference;
+ *   - mini-batch SGD (fnn_minibatch_epoch) against the reference's mean-gradient step, for batch
+ *     sizes 1, 3, 7, 10 and 300, with a written-out GEMM that checks its arguments like a BLAS;
+ *   - fnn_predict, fnn_loss and fnn_predict_batched against the same reference;
  *   - fnn_gradient against the reference and against centered finite differences of fnn_loss;
  *   - the zero padding of the weight layout stays zero;
- *   - the status codes for bad shapes, labels, row and column indices, and that a refused call
- *     leaves the weights untouched;
- *   - extreme logits (+-36, +-88.8, +-709.8, +-1e4) give probabilities in [0, 1] and finite losses.
+ *   - the status codes for bad shapes, labels, row and column indices and batch sizes, and that a
+ *     refused call leaves the weights and the loss untouched;
+ *   - extreme logits (+-36, +-88.8, +-709.8, +-1e4, softmax [1000, 1] and [1e4, 1e4, 1e4]) give
+ *     probabilities in [0, 1] summing to 1, the reference's finite losses, finite gradients and
+ *     finite SGD steps.
  *
  * Every buffer is allocated with exactly the number of elements fnn.h documents
- * (fnn_weight_count, fnn_work_size, n_rows * n_outputs, the data arrays), so that
- * AddressSanitizer or valgrind flag any access past it. The program exits with status 1 when a
- * check fails and prints each failure with its line.
+ * (fnn_weight_count, fnn_work_size, fnn_batch_work_size, n_rows * n_outputs, the data arrays),
+ * so that AddressSanitizer or valgrind flag any access past it; work buffers are zeroed once, as
+ * fnn.h asks. The program exits with status 1 when a check fails and prints each failure with its
+ * line.
  *
  * The typed tests are written once: this file includes itself twice with TEST_T defined as
  * double and as float (the same scheme as csrc/fnn_kernels.h).
