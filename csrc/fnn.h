@@ -130,11 +130,13 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
                                      const fnn_index *order, fnn_index n_order,                \
                                      const fnn_sgd *sgd, fnn_gemm_##SUFFIX gemm, T *work,       \
                                      double *loss_sum);                                        \
-    /* fnn_predict, or with labels non-NULL also the loss, for rows [first, first + n_rows)      \
-       computed batch_size rows at a time with gemm. output may be NULL when only the loss is    \
-       wanted. work: batch_work_size. */                                                       \
+    /* fnn_predict, and with labels non-NULL also fnn_loss (added to *loss_sum when loss_sum is   \
+       not NULL), for rows [first, first + n_rows), batch_size rows at a time through gemm.       \
+       output (may be NULL) receives (n_rows, K) values, its row 0 for row `first`.              \
+       work: fnn_batch_work_size(net, batch_size) elements. */                                   \
     int fnn_predict_batched_##SUFFIX(const fnn_net *net, const T *W,                           \
-                                     const fnn_data_##SUFFIX *data, fnn_index batch_size,      \
+                                     const fnn_data_##SUFFIX *data, fnn_index first,           \
+                                     fnn_index n_rows, fnn_index batch_size,                   \
                                      fnn_gemm_##SUFFIX gemm, T *output, T *work,               \
                                      double *loss_sum);
 FNN_DECLARE_API(double, f64)

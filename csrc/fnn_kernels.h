@@ -240,19 +240,34 @@ static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DA
     return (T *)in;
 }
 
+/* softplus(a) = log(1 + e^a), exact at a = +-inf. */
+static inline double FN(softplus)(double a)
+{
+    return fmax(a, 0.0) + log1p(exp(-fabs(a)));
+}
+
 /* Turns logits b into output probabilities in place and returns the cross-entropy of label y:
- * softmax: J = logsumexp(b) - b_y;  sigmoid: J = max(b, 0) - b y + log1p(e^-|b|). */
+ * softmax: J = logsumexp(b) - b_y;  sigmoid: J = softplus(-b) for y = 1, softplus(b) for y = 0.
+ * Infinite logits (an overflowing affine map) give the limits: the classes at +inf share the
+ * probability; J is then 0-ish or +inf, never NaN. NaN logits stay NaN for the caller to see. */
 static double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y)
 {
     const fnn_index K = net->sizes[net->n_layers];
     if (net->output == FNN_OUTPUT_SIGMOID) {
         const double logit = (double)b[0];
         b[0] = FN(sigmoid)(b[0]);
-        return fmax(logit, 0.0) - logit * (double)y + log1p(exp(-fabs(logit)));
+        return FN(softplus)(y ? -logit : logit);
     }
     double b_max = (double)b[0];
     for (fnn_index j = 1; j < K; ++j) b_max = fmax(b_max, (double)b[j]);
     const double b_y = (double)b[y];
+    if (isinf(b_max)) {
+        /* every logit -inf: uniform; some +inf: those share the probability */
+        fnn_index n_top = 0;
+        for (fnn_index j = 0; j < K; ++j) n_top += (double)b[j] == b_max;
+        for (fnn_index j = 0; j < K; ++j) b[j] = (T)((double)b[j] == b_max ? 1.0 / (double)n_top : 0.0);
+        return b_y == b_max ? log((double)n_top) : INFINITY;
+    }
     double sum = 0.0;
     for (fnn_index j = 0; j < K; ++j) {
         const double e = exp((double)b[j] - b_max);
@@ -583,18 +598,24 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
     return FNN_OK;
 }
 
-FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const DATA *data, fnn_index batch_size,
-                                         FNN_CAT(fnn_gemm, SUFFIX) gemm, T *output, T *work, double *loss_sum)
+FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const DATA *data, fnn_index first,
+                                         fnn_index n_rows, fnn_index batch_size, FNN_CAT(fnn_gemm, SUFFIX) gemm,
+                                         T *output, T *work, double *loss_sum)
 {
-    int status = FN(check_rows)(net, data, NULL, 0);
-    if (status != FNN_OK) return status;
+    if (first < 0 || n_rows < 0 || first > data->n_rows - n_rows) return FNN_ERROR_INDEX;
     if (batch_size < 1) return FNN_ERROR_SHAPE;
-    const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
     fnn_index order[256];
     const fnn_index step = batch_size < 256 ? batch_size : 256;
+    for (fnn_index r0 = first; r0 < first + n_rows; r0 += step) {
+        const fnn_index nb = first + n_rows - r0 < step ? first + n_rows - r0 : step;
+        for (fnn_index b = 0; b < nb; ++b) order[b] = r0 + b;
+        int status = FN(check_rows)(net, data, order, nb);
+        if (status != FNN_OK) return status;
+    }
+    const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
     double total = 0.0;
-    for (fnn_index r0 = 0; r0 < data->n_rows; r0 += step) {
-        const fnn_index nb = data->n_rows - r0 < step ? data->n_rows - r0 : step;
+    for (fnn_index r0 = first; r0 < first + n_rows; r0 += step) {
+        const fnn_index nb = first + n_rows - r0 < step ? first + n_rows - r0 : step;
         for (fnn_index b = 0; b < nb; ++b) order[b] = r0 + b;
         T *logits = FN(forward_batch)(net, W, data, order, nb, gemm, work);
         for (fnn_index b = 0; b < nb; ++b) {
@@ -603,10 +624,10 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
             const double weight = data->sample_weight ? (double)data->sample_weight[r0 + b] : 1.0;
             const double loss = FN(output_and_loss)(net, y_hat, y);
             if (data->labels) total += weight * loss;
-            if (output) memcpy(output + (r0 + b) * K, y_hat, (size_t)K * sizeof(T));
+            if (output) memcpy(output + (r0 - first + b) * K, y_hat, (size_t)K * sizeof(T));
         }
     }
-    if (loss_sum) *loss_sum = total;
+    if (loss_sum) *loss_sum += total;
     return FNN_OK;
 }
 

@@ -165,10 +165,6 @@ def test_sigint_inside_the_engine_returns_promptly_with_the_weights_of_an_epoch_
 
 
 @posix_only
-@pytest.mark.xfail(strict=True, reason=(
-    "Ctrl-C while fit computes an epoch's training/validation loss escapes fit as KeyboardInterrupt: "
-    "Network._run_epochs catches KeyboardInterrupt only around sgd_epoch, and the loss is one long "
-    "engine call (network.loss_sum) after which the signal handler raises outside that try"))
 def test_sigint_while_the_epoch_loss_is_computed_still_returns(tmp_path):
     # a tiny training set and a big validation set: all but a fraction of a millisecond of each
     # (about 0.3 s long) epoch is the validation loss, and the signal arrives 0.05 s into it
@@ -464,10 +460,6 @@ def test_training_through_saturated_units_stays_finite(dtype, magnitude, output)
     assert_probabilities(proba, dtype)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finite weights and a finite input whose logits overflow to +-inf give NaN: the softmax subtracts "
-    "b_max = inf from inf, and the sigmoid loss max(b, 0) - b*y + log1p(e^-|b|) computes inf - inf or "
-    "inf * 0 (csrc/fnn_kernels.h output_and_loss)"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output", ["softmax", "sigmoid"])
 def test_logits_that_overflow_still_give_probabilities_and_a_loss(dtype, output):
@@ -480,10 +472,6 @@ def test_logits_that_overflow_still_give_probabilities_and_a_loss(dtype, output)
     assert net.loss(X, [1 if output == "sigmoid" else 0]) == 0.0  # the certain, correct class
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fit ends with finite weights but a NaN training loss and NaN probabilities instead of the "
-    "divergence ValueError: Network._run_epochs checks only the weights for finiteness, not the "
-    "epoch's loss (its logits overflow here)"))
 def test_a_fit_whose_loss_overflows_is_reported_as_diverged():
     net = fastnn.Network(hidden=(), init="zeros", learning_rate=0.1, epochs=1)
     X = np.array([[1e200]])
@@ -644,16 +632,10 @@ def _non_canonical_csr(X, duplicates):
     return matrix
 
 
-_CSR_BUG = pytest.mark.xfail(strict=True, reason=(
-    "Network.fit/predict rewrite the caller's non-canonical CSR matrix in place: "
-    "_validation.check_matrix calls sum_duplicates() on a matrix that shares data/indices/indptr with "
-    "the input (check_array and sp.csr_matrix do not copy); MLPClassifier copies first"))
-
-
 @pytest.mark.parametrize("form", [
     "float64", "float32", "fortran", "csr",
-    pytest.param("csr unsorted", marks=_CSR_BUG),
-    pytest.param("csr duplicates", marks=_CSR_BUG),
+    "csr unsorted",
+    "csr duplicates",
 ])
 def test_fit_and_predict_leave_every_input_unchanged(form):
     X, y = synthetic_data(60, 6, 3, seed=11)
@@ -676,9 +658,6 @@ def test_fit_and_predict_leave_every_input_unchanged(form):
     assert after == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a read-only non-canonical CSR matrix is refused with 'ValueError: WRITEBACKIFCOPY base is read-only': "
-    "_validation.check_matrix sorts/sums its (shared, read-only) arrays in place"))
 def test_read_only_non_canonical_csr_is_accepted():
     X, y = synthetic_data(40, 5, 3, seed=13)
     X[X < 0.2] = 0.0

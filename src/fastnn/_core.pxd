@@ -78,8 +78,8 @@ cdef extern from "fnn.h" nogil:
                                 const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
                                 fnn_gemm_f32 gemm, float *work, double *loss_sum)
     int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
-                                fnn_index batch_size, fnn_gemm_f64 gemm, double *output,
-                                double *work, double *loss_sum)
+                                fnn_index first, fnn_index n_rows, fnn_index batch_size,
+                                fnn_gemm_f64 gemm, double *output, double *work, double *loss_sum)
     int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
-                                fnn_index batch_size, fnn_gemm_f32 gemm, float *output,
-                                float *work, double *loss_sum)
+                                fnn_index first, fnn_index n_rows, fnn_index batch_size,
+                                fnn_gemm_f32 gemm, float *output, float *work, double *loss_sum)

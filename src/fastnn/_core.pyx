@@ -24,6 +24,8 @@ cdef dict _STATUS_MESSAGES = {
 
 # Rows per GEMM in batched prediction and loss evaluation.
 DEFAULT_PREDICT_BATCH = 256
+# Forward passes go to the engine in chunks of about this many weight touches (see _forward_all).
+cdef Py_ssize_t _WORK_PER_CHUNK = 1 << 24
 
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
@@ -296,7 +298,11 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
 
 
 def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py_ssize_t batch_size):
-    """Batched forward pass of every row: outputs into ``out`` (an array, or None), returns the loss sum."""
+    """Batched forward pass of every row: outputs into ``out`` (an array, or None), returns the loss sum.
+
+    Rows go to the engine in chunks of about ``_WORK_PER_CHUNK`` weight touches, the GIL released
+    for each; signal handlers run between chunks, so Ctrl-C is seen within milliseconds.
+    """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
     cdef floating[::1] work = np.zeros(fnn_batch_work_size(&arch.net, batch_size), dtype=dtype)
@@ -305,16 +311,25 @@ def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py
     if out is not None:
         out_view = out
         out_ptr = &out_view[0, 0]
+    cdef Py_ssize_t K = arch.sizes[arch.sizes.shape[0] - 1]
+    cdef Py_ssize_t chunk = max(batch_size, _WORK_PER_CHUNK // max(1, fnn_weight_count(&arch.net)))
+    cdef Py_ssize_t first = 0, count
     cdef double total = 0.0
     cdef int status
-    with nogil:
-        if floating is double:
-            status = fnn_predict_batched_f64(&arch.net, &W[0], &data.c64, batch_size, _gemm_f64,
-                                             out_ptr, &work[0], &total)
-        else:
-            status = fnn_predict_batched_f32(&arch.net, &W[0], &data.c32, batch_size, _gemm_f32,
-                                             out_ptr, &work[0], &total)
-    _raise_for_status(status)
+    while first < data.n_rows:
+        count = min(chunk, data.n_rows - first)
+        with nogil:
+            if floating is double:
+                status = fnn_predict_batched_f64(&arch.net, &W[0], &data.c64, first, count, batch_size,
+                                                 _gemm_f64, out_ptr + first * K if out_ptr else NULL,
+                                                 &work[0], &total)
+            else:
+                status = fnn_predict_batched_f32(&arch.net, &W[0], &data.c32, first, count, batch_size,
+                                                 _gemm_f32, out_ptr + first * K if out_ptr else NULL,
+                                                 &work[0], &total)
+        _raise_for_status(status)
+        PyErr_CheckSignals()
+        first += count
     return total
 
 

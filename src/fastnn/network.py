@@ -151,6 +151,11 @@ def make_dataset(X, dtype, labels=None, sample_weight=None):
     return _core.Dataset(X.reshape(-1), n_rows, n_features, labels=labels, sample_weight=sample_weight)
 
 
+def _max_abs(X):
+    values = X.data if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    return float(np.max(np.abs(values))) if values.size else 0.0
+
+
 class _SingleThreadedBlas:
     """Context manager: BLAS runs on one thread while any fastnn engine call is inside it.
 
@@ -533,22 +538,23 @@ class Network:
             before = W.copy()
             try:
                 sgd_epoch(arch, W, train, order, **settings)
-            except KeyboardInterrupt:
+                losses = [self._mean_loss(train)] + ([] if validation is None else [self._mean_loss(validation)])
+            except KeyboardInterrupt:  # during the epoch or its loss pass: back to the last epoch
                 W[:] = before
                 self.interrupted_ = True
                 warnings.warn(f"training interrupted during epoch {epoch}; keeping the weights "
                               f"after epoch {epoch - 1}", RuntimeWarning, stacklevel=3)
                 return
-            if not np.isfinite(W).all():
+            if not (np.isfinite(W).all() and np.isfinite(losses).all()):
                 self._forget_fit()
                 raise ValueError(
-                    f"training diverged at epoch {epoch}: the weights became NaN or infinite. "
+                    f"training diverged at epoch {epoch}: the weights or the loss became NaN or infinite. "
                     "Lower the learning rate or scale the inputs (e.g. with StandardScaler)."
                 )
-            self.n_epochs_ = epoch
-            self.history_["train_loss"].append(self._mean_loss(train))
+            self.history_["train_loss"].append(losses[0])
             if validation is not None:
-                self.history_["val_loss"].append(self._mean_loss(validation))
+                self.history_["val_loss"].append(losses[1])
+            self.n_epochs_ = epoch
             if callback is not None:
                 callback(self)
 
@@ -589,6 +595,10 @@ class Network:
         """
         data = self._dataset(X)
         out = predict_outputs(self._architecture, self._flat, data)
+        if not np.isfinite(out).all():
+            raise ValueError("the network's outputs are NaN for some rows: their weighted sums overflow "
+                             "(inputs of magnitude up to %.3g); scale the inputs as they were for training"
+                             % _max_abs(X))
         if self._architecture.sizes[-1] == 1 and self.n_classes_ == 2:
             return np.hstack([1 - out, out])
         return out

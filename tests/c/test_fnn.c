@@ -765,8 +765,9 @@ static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, f
     TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size);
     TEST_T *out = xmalloc((size_t)(N_ROWS * K) * sizeof *out);
 
-    double loss = 99.0;
-    int status = TF(fnn_predict_batched)(&net, E, &unlabelled.data, batch_size, TF(strict_gemm), out, work, &loss);
+    double loss = 0.0; /* the loss is added to: without labels nothing is */
+    int status = TF(fnn_predict_batched)(&net, E, &unlabelled.data, 0, N_ROWS, batch_size, TF(strict_gemm), out, work,
+                                         &loss);
     CHECK(status == FNN_OK, "%s %s: predict_batched status %d", s->name, TYPE_NAME, status);
     CHECK(loss == 0.0, "%s %s: predict_batched without labels gave loss %g", s->name, TYPE_NAME, loss);
     double expected_loss = 0.0, worst = 0.0;
@@ -785,8 +786,8 @@ static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, f
     CHECK(worst <= 1.0, "%s %s sparse=%d batch=%td: batched probabilities off by %g tolerances", s->name, TYPE_NAME,
           sparse, batch_size, worst);
 
-    loss = 99.0;
-    status = TF(fnn_predict_batched)(&net, E, &d.data, batch_size, TF(strict_gemm), NULL, work, &loss);
+    loss = 0.0;
+    status = TF(fnn_predict_batched)(&net, E, &d.data, 0, N_ROWS, batch_size, TF(strict_gemm), NULL, work, &loss);
     CHECK(status == FNN_OK, "%s %s: predict_batched (loss only) status %d", s->name, TYPE_NAME, status);
     const double err = closeness(&loss, &expected_loss, 1, TEST_RTOL * 10, 0.0);
     CHECK(err <= 1.0, "%s %s sparse=%d weighted=%d batch=%td: batched loss %.17g, expected %.17g", s->name, TYPE_NAME,
@@ -835,7 +836,8 @@ static void TF(test_status_codes)(const shape *s, int sparse)
         CHECK(status == (code), "%s %s: minibatch with %s gave %d", s->name, TYPE_NAME, what, status);      \
         CHECK(loss == 42.0, "%s %s: minibatch with %s changed the loss", s->name, TYPE_NAME, what);         \
         /* predicting needs no labels */                                                                   \
-        status = TF(fnn_predict_batched)(&net, E, (data_ptr), 2, TF(strict_gemm), out, batch_work, &loss);  \
+        status = TF(fnn_predict_batched)(&net, E, (data_ptr), 0, (data_ptr)->n_rows, 2, TF(strict_gemm), out, \
+                                         batch_work, &loss);                                               \
         CHECK(status == ((data_ptr)->labels ? (code) : FNN_OK), "%s %s: predict_batched with %s gave %d",    \
               s->name, TYPE_NAME, what, status);                                                             \
         CHECK(memcmp(E, E_before, (size_t)n_weights * sizeof *E) == 0, "%s %s: %s changed W", s->name,      \
@@ -903,7 +905,7 @@ static void TF(test_status_codes)(const shape *s, int sparse)
         no_batch.batch_size = 0;
         status = TF(fnn_minibatch_epoch)(&net, E, &d.data, order, N_ROWS, &no_batch, TF(strict_gemm), batch_work, &loss);
         CHECK(status != FNN_OK, "%s %s: minibatch with batch_size 0 gave FNN_OK", s->name, TYPE_NAME);
-        status = TF(fnn_predict_batched)(&net, E, &d.data, 0, TF(strict_gemm), out, batch_work, &loss);
+        status = TF(fnn_predict_batched)(&net, E, &d.data, 0, N_ROWS, 0, TF(strict_gemm), out, batch_work, &loss);
         CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict_batched with batch 0 gave %d", s->name, TYPE_NAME, status);
         CHECK(loss == 42.0 && memcmp(E, E_before, (size_t)n_weights * sizeof *E) == 0,
               "%s %s: batch size 0 changed W or the loss", s->name, TYPE_NAME);
@@ -987,8 +989,9 @@ static void TF(check_logits)(const shape *s, const double *logits, const char *w
         CHECK(finite, "%s %s y=%d: gradient not finite", what, TYPE_NAME, y);
 
         TEST_T *batch_work = TF(new_batch_work)(s, 1);
-        double batched_loss = NAN;
-        status = TF(fnn_predict_batched)(&net, E, &d.data, 1, TF(strict_gemm), out, batch_work, &batched_loss);
+        double batched_loss = 0.0;
+        status = TF(fnn_predict_batched)(&net, E, &d.data, 0, d.data.n_rows, 1, TF(strict_gemm), out, batch_work,
+                                         &batched_loss);
         CHECK(status == FNN_OK && fabs(batched_loss - J) <= 10 * TEST_RTOL * fmax(1.0, fabs(J)),
               "%s %s y=%d: batched loss %.17g, expected %.17g", what, TYPE_NAME, y, batched_loss, J);
         for (fnn_index j = 0; j < K; ++j)
