@@ -536,10 +536,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 except KeyboardInterrupt:
                     W[:] = before  # back to the last completed epoch
                     raise
-                if not np.isfinite(W).all():
+                if not (np.isfinite(W).all() and np.isfinite(loss_sum)):
                     W[:] = before
                     raise ValueError(
-                        f"training diverged in epoch {self.n_iter_ + 1}: the weights became NaN or infinite "
+                        f"training diverged in epoch {self.n_iter_ + 1}: the weights or the loss became NaN or infinite "
                         "(the model keeps those of the epoch before). Lower learning_rate_init or scale the "
                         "inputs, e.g. with StandardScaler."
                     )

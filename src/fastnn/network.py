@@ -151,11 +151,6 @@ def make_dataset(X, dtype, labels=None, sample_weight=None):
     return _core.Dataset(X.reshape(-1), n_rows, n_features, labels=labels, sample_weight=sample_weight)
 
 
-def _max_abs(X):
-    values = X.data if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    return float(np.max(np.abs(values))) if values.size else 0.0
-
-
 class _SingleThreadedBlas:
     """Context manager: BLAS runs on one thread while any fastnn engine call is inside it.
 
@@ -200,9 +195,20 @@ def forward_batch_size(n_rows):
 
 
 def predict_outputs(architecture, W, data):
-    """Output-layer values of every row of ``data`` (see ``_core.predict``), GEMMs on one BLAS thread."""
+    """Output-layer values of every row of ``data`` (see ``_core.predict``), GEMMs on one BLAS thread.
+
+    Raises
+    ------
+    ValueError
+        Some row's weighted sums overflow into NaN (inputs far larger than in training).
+    """
     with single_threaded_blas:
-        return _core.predict(architecture, W, data, forward_batch_size(data.n_rows))
+        out = _core.predict(architecture, W, data, forward_batch_size(data.n_rows))
+    if not np.isfinite(out).all():
+        rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        raise ValueError(f"the network's outputs are NaN for {rows.size} row(s) (first: row {rows[0]}): their "
+                         "weighted sums overflow; scale the inputs as they were scaled for training")
+    return out
 
 
 def loss_sum(architecture, W, data):
@@ -595,10 +601,6 @@ class Network:
         """
         data = self._dataset(X)
         out = predict_outputs(self._architecture, self._flat, data)
-        if not np.isfinite(out).all():
-            raise ValueError("the network's outputs are NaN for some rows: their weighted sums overflow "
-                             "(inputs of magnitude up to %.3g); scale the inputs as they were for training"
-                             % _max_abs(X))
         if self._architecture.sizes[-1] == 1 and self.n_classes_ == 2:
             return np.hstack([1 - out, out])
         return out
