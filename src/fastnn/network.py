@@ -29,6 +29,8 @@ from ._validation import (
 
 OUTPUTS = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID}
 INITS = ("uniform", "zeros", "glorot")
+# With n_jobs > 1, a thread publishes its updates after about this many weight touches.
+_PUBLISH_WORK = 1 << 21
 # Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
 # noticed within milliseconds even for wide layers.
 _WORK_PER_CHUNK = 1 << 23
@@ -239,9 +241,12 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
         1: one update per sample. Larger: one update per run of ``batch_size`` rows of
         ``order`` with the mean gradient (BLAS GEMMs), ``W <- W - lr (mean grad + l2 W)``.
     n_jobs : int, default=1
-        With ``n_jobs > 1``, Hogwild! (Niu et al., 2011): the order is cut into ``n_jobs``
-        contiguous parts, each trained by its own thread on the shared weights without locks.
-        Updates then interleave nondeterministically; ``n_jobs=1`` is exactly reproducible.
+        With ``n_jobs > 1``, lock-free parallel SGD in the manner of Hogwild! (Niu et al.,
+        2011): the order is cut into ``n_jobs`` contiguous parts, each trained by its own
+        thread. A thread updates a private copy per sample and adds its accumulated updates to
+        the shared weights, without locks, every few hundred samples (so that threads do not
+        fight over cache lines on every sample), then continues from the shared weights.
+        Updates interleave nondeterministically; ``n_jobs=1`` is exactly reproducible.
 
     Returns
     -------
@@ -250,21 +255,35 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     """
     chunk = chunk_rows(architecture.n_weights)
 
-    def train(part, stop=None):
+    def train(part, weights, stop=None):
         if batch_size == 1:
-            return _core.sgd_epoch(architecture, W, data, part, learning_rate, l2, chunk, stop)
+            return _core.sgd_epoch(architecture, weights, data, part, learning_rate, l2, chunk, stop)
         with single_threaded_blas:
-            return _core.minibatch_epoch(architecture, W, data, part, learning_rate, l2, batch_size,
+            return _core.minibatch_epoch(architecture, weights, data, part, learning_rate, l2, batch_size,
                                          max(chunk, batch_size), stop)
 
     if n_jobs == 1 or len(order) < 2 * n_jobs * batch_size:
-        return train(order)
+        return train(order, W)
     parts = np.array_split(order, n_jobs)
+    publish_every = max(1, _PUBLISH_WORK // architecture.n_weights // batch_size) * batch_size
     stop = np.zeros(1, dtype=np.int8)
     losses = [0.0] * n_jobs
 
     def train_part(k):
-        losses[k] = train(parts[k], stop)
+        # Every sample writes every weight of a dense net, so threads sharing W directly would
+        # pass its cache lines back and forth on each sample. Each thread trains a private copy
+        # instead and adds what it learned to the shared weights every `publish_every` samples,
+        # without locks, then continues from the shared state (delayed Hogwild!).
+        local, start_of_run = W.copy(), W.copy()
+        part = parts[k]
+        for first in range(0, len(part), publish_every):
+            if stop[0]:
+                break
+            losses[k] += train(part[first : first + publish_every], local, stop)
+            np.subtract(local, start_of_run, out=start_of_run)  # this run's updates
+            np.add(W, start_of_run, out=W)
+            np.copyto(local, W)
+            np.copyto(start_of_run, local)
 
     threads = [threading.Thread(target=train_part, args=(k,), daemon=True) for k in range(1, n_jobs)]
     for thread in threads:
