@@ -29,8 +29,10 @@ from ._validation import (
 
 OUTPUTS = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID}
 INITS = ("uniform", "zeros", "glorot")
-# With n_jobs > 1, a thread publishes its updates after about this many weight touches.
+# With n_jobs > 1, a thread publishes its updates after about this many weight touches, and
+# after 16 to 256 samples whatever the network's size.
 _PUBLISH_WORK = 1 << 21
+_PUBLISH_MIN_SAMPLES, _PUBLISH_MAX_SAMPLES = 16, 256
 # Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
 # noticed within milliseconds even for wide layers.
 _WORK_PER_CHUNK = 1 << 23
@@ -265,7 +267,9 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     if n_jobs == 1 or len(order) < 2 * n_jobs * batch_size:
         return train(order, W)
     parts = np.array_split(order, n_jobs)
-    publish_every = max(1, _PUBLISH_WORK // architecture.n_weights // batch_size) * batch_size
+    samples = min(_PUBLISH_MAX_SAMPLES, max(_PUBLISH_MIN_SAMPLES, _PUBLISH_WORK // architecture.n_weights))
+    samples = min(samples, len(parts[0]) // 16)  # and at least 16 publications per thread and epoch
+    publish_every = max(1, samples // batch_size) * batch_size
     stop = np.zeros(1, dtype=np.int8)
     losses = [0.0] * n_jobs
 
