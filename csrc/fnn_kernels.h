@@ -38,7 +38,7 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
-#define NVEC_FUSED 4 /* update_affine keeps two blocks (delta and the next sums) in registers */
+#define NVEC_FUSED 8 /* update_affine: the next sums in registers, delta (partly) from L1 */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -177,6 +177,10 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_FUSED * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
         switch (left >= NVEC_FUSED ? NVEC_FUSED : (int)left) {
+        case 8: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 8); break;
+        case 7: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 7); break;
+        case 6: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 6); break;
+        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
         case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
         case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
         case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
