@@ -1,12 +1,14 @@
 """fastnn.Network: the thin Python class over the C engine.
 
 Policy lives here: validation, initialisation, row order, the epoch loop and its history. Each
-epoch is one call into C (``_core.sgd_epoch``), which visits every sample with the GIL released.
+epoch is one pass of the C engine (``_core.sgd_epoch``) over the rows with the GIL released, in
+chunks of a few milliseconds between which Ctrl-C is noticed.
 
 Weight layout. Users see layer ``l`` as ``W`` of shape ``(n_out, n_in + 1)`` whose column 0 is
 the bias, so that ``z = sigmoid(W @ [1, *z_prev])``. The engine keeps all layers in one flat
-buffer, each layer stored transposed as ``(n_in + 1, n_out)`` (see ``csrc/fnn.h``);
-:func:`pack_weights` and :func:`unpack_weights` convert between the two.
+buffer, each layer stored transposed as ``(n_in + 1, n_out)`` with its columns zero-padded to
+whole SIMD vectors (see ``csrc/fnn.h``); :func:`pack_weights` and :func:`unpack_weights` convert
+between the two.
 """
 
 import numbers
