@@ -132,12 +132,20 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
 
 #define T double
 #define SUFFIX f64
+#define LANES 4 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
+#define LANE_INDEX int64_t
 #include "fnn_kernels.h"
 #undef T
 #undef SUFFIX
+#undef LANES
+#undef LANE_INDEX
 
 #define T float
 #define SUFFIX f32
+#define LANES 8
+#define LANE_INDEX int32_t
 #include "fnn_kernels.h"
 #undef T
 #undef SUFFIX
+#undef LANES
+#undef LANE_INDEX

@@ -189,6 +189,32 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
     }
 }
 
+/* The sum of a vector's lanes, pairwise in registers: log2(lanes) shuffles and adds. */
+static FNN_INLINE T FN(sum_lanes)(VEC v)
+{
+#if defined(__clang__)
+#if LANES == 8
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1);
+    v += __builtin_shufflevector(v, v, 1, 0, 3, 2);
+#endif
+#else
+    typedef LANE_INDEX FN(lane_mask) __attribute__((vector_size(FNN_VECTOR_BYTES)));
+#if LANES == 8
+    v += __builtin_shuffle(v, (FN(lane_mask)){4, 5, 6, 7, 0, 1, 2, 3});
+    v += __builtin_shuffle(v, (FN(lane_mask)){2, 3, 0, 1, 6, 7, 4, 5});
+    v += __builtin_shuffle(v, (FN(lane_mask)){1, 0, 3, 2, 5, 4, 7, 6});
+#else
+    v += __builtin_shuffle(v, (FN(lane_mask)){2, 3, 0, 1});
+    v += __builtin_shuffle(v, (FN(lane_mask)){1, 0, 3, 2});
+#endif
+#endif
+    return v[0];
+}
+
 /* For one weight row of n (a multiple of VLEN) stored columns: returns sum_j row[j] delta[j]
  * (the weights before the update), then row <- decay row - step delta. */
 static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta, fnn_index n, T step, T decay)
@@ -207,12 +233,7 @@ static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta
             FN(store)(row + j, w - step * d);
         }
     }
-    /* pairwise sum of the lanes: log2(VLEN) dependent adds instead of VLEN */
-    T lanes[VLEN];
-    memcpy(lanes, &acc, sizeof lanes);
-    for (int half = VLEN / 2; half >= 1; half /= 2)
-        for (int k = 0; k < half; ++k) lanes[k] += lanes[k + half];
-    return (double)lanes[0];
+    return (double)FN(sum_lanes)(acc);
 }
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
