@@ -352,7 +352,10 @@ def test_an_exception_from_the_callback_1000_times_does_not_leak():
     finally:
         tracemalloc.stop()
     assert traced_growth < 256 * 1024, f"Python allocations grew by {traced_growth} bytes"
-    if rss_before is not None:
+    # Under AddressSanitizer (tools/sanitize.sh) freed memory sits in ASan's quarantine, so the
+    # resident size grows by design; ASan's own leak and use-after-free checks stand in there.
+    under_asan = "libasan" in os.environ.get("LD_PRELOAD", "")
+    if rss_before is not None and not under_asan:
         rss_growth = _resident_bytes() - rss_before
         assert rss_growth < 4 * 2**20, f"resident memory grew by {rss_growth / 2**20:.1f} MB"
     # and the network the exception passed through can be freed
