@@ -80,6 +80,10 @@ cdef class Architecture:
         self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
         if self.sizes.ndim != 1 or self.sizes.shape[0] < 2:
             raise ValueError("sizes must list at least the input and the output layer")
+        # the engine's index arithmetic (fnn_index) must not overflow: check in Python integers
+        total = sum((int(a) + 1) * (int(b) + 8) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        if min(self.sizes) < 1 or total > (1 << 60) // 8:
+            raise ValueError(f"layer sizes {self.sizes.tolist()} are not positive or too large for the engine")
         cdef const fnn_index[::1] view = self.sizes
         self.net.n_layers = <int>(view.shape[0] - 1)
         self.net.sizes = &view[0]
@@ -90,11 +94,6 @@ cdef class Architecture:
     def n_weights(self):
         """Number of elements of the flat weight buffer."""
         return fnn_weight_count(&self.net)
-
-    @property
-    def work_size(self):
-        """Scratch elements one engine call needs."""
-        return fnn_work_size(&self.net)
 
     def layer_offset(self, int layer):
         """Offset of ``layer`` in the flat weight buffer (``layer == n_layers`` gives the total)."""
