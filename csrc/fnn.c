@@ -69,9 +69,9 @@ fnn_index fnn_work_size(const fnn_net *net)
 }
 
 /*
- * Vector sigmoid: z <- sigmoid(z) over n entries, four (eight) at a time with glibc's vector exp
+ * Vector sigmoid and softmax exponentials, four (eight) entries at a time with glibc's vector exp
  * (libmvec) when the build links it (FNN_USE_LIBMVEC, Linux x86-64 with glibc) and the CPU has
- * AVX2 and FMA; the kernels fall back to the scalar two-branch sigmoid otherwise.
+ * AVX2 and FMA; the kernels fall back to scalar exp otherwise.
  */
 #if defined(FNN_USE_LIBMVEC) && defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -116,7 +116,34 @@ __attribute__((target("avx2,fma"))) static void fnn_sigmoid_vector_f32(float *z,
         z[j] = z[j] >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
     }
 }
-#define FNN_VECTOR_SIGMOID 1
+/* z[j] <- exp(z[j] - shift) over n entries; a short tail goes through one padded vector. */
+__attribute__((target("avx2,fma"))) static void fnn_exp_shifted_vector_f64(double *z, fnn_index n, double shift)
+{
+    const __m256d s = _mm256_set1_pd(shift);
+    fnn_index j = 0;
+    for (; j + 4 <= n; j += 4) _mm256_storeu_pd(z + j, _ZGVdN4v_exp(_mm256_sub_pd(_mm256_loadu_pd(z + j), s)));
+    if (j < n) {
+        double tail[4] = {shift, shift, shift, shift};
+        memcpy(tail, z + j, (size_t)(n - j) * sizeof(double));
+        _mm256_storeu_pd(tail, _ZGVdN4v_exp(_mm256_sub_pd(_mm256_loadu_pd(tail), s)));
+        memcpy(z + j, tail, (size_t)(n - j) * sizeof(double));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void fnn_exp_shifted_vector_f32(float *z, fnn_index n, double shift)
+{
+    const __m256 s = _mm256_set1_ps((float)shift);
+    fnn_index j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(z + j, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(z + j), s)));
+    if (j < n) {
+        float tail[8];
+        for (int k = 0; k < 8; ++k) tail[k] = (float)shift;
+        memcpy(tail, z + j, (size_t)(n - j) * sizeof(float));
+        _mm256_storeu_ps(tail, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(tail), s)));
+        memcpy(z + j, tail, (size_t)(n - j) * sizeof(float));
+    }
+}
+#define FNN_VECTOR_EXP 1
 #endif
 
 fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)

@@ -17,10 +17,22 @@ static inline T FN(sigmoid)(T a)
     return a >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
 }
 
+/* z[j] <- exp(z[j] - shift) over n entries. */
+static inline void FN(exp_shifted)(T *z, fnn_index n, double shift)
+{
+#ifdef FNN_VECTOR_EXP
+    if (fnn_has_vector_exp()) {
+        FN(fnn_exp_shifted_vector)(z, n, shift);
+        return;
+    }
+#endif
+    for (fnn_index j = 0; j < n; ++j) z[j] = (T)exp((double)z[j] - shift);
+}
+
 /* z <- sigmoid(z) over n entries. */
 static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
 {
-#ifdef FNN_VECTOR_SIGMOID
+#ifdef FNN_VECTOR_EXP
     if (fnn_has_vector_exp()) {
         FN(fnn_sigmoid_vector)(z, n);
         return;
@@ -38,7 +50,7 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
-#define NVEC_FUSED 8 /* update_affine: the next sums in registers, delta (partly) from L1 */
+#define NVEC_FUSED 4 /* update_affine: vectors per column block (measured best; wider blocks spill) */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -177,10 +189,6 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_FUSED * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
         switch (left >= NVEC_FUSED ? NVEC_FUSED : (int)left) {
-        case 8: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 8); break;
-        case 7: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 7); break;
-        case 6: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 6); break;
-        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
         case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
         case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
         case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
@@ -234,6 +242,58 @@ static FNN_INLINE double FN(dot_update)(T *restrict row, const T *restrict delta
         }
     }
     return (double)FN(sum_lanes)(acc);
+}
+
+/* The lane sums of LANES vectors at once: lane k of the result is the sum of acc[k]'s lanes.
+ * A transposing tree of shuffles and adds (log2(lanes) rounds over halving vector counts). */
+static FNN_INLINE VEC FN(sum_lanes_rows)(VEC *acc)
+{
+    typedef LANE_INDEX FN(row_mask) __attribute__((vector_size(FNN_VECTOR_BYTES)));
+#if defined(__clang__)
+#define FNN_SHUFFLE2(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define FNN_SHUFFLE2(a, b, ...) __builtin_shuffle(a, b, (FN(row_mask)){__VA_ARGS__})
+#endif
+#if LANES == 8
+    VEC u[4], v[2];
+    for (int k = 0; k < 4; ++k) /* lanes (2i, 2i+1) of a and b -> pair sums, interleaved */
+        u[k] = FNN_SHUFFLE2(acc[2 * k], acc[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               FNN_SHUFFLE2(acc[2 * k], acc[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int k = 0; k < 2; ++k)
+        v[k] = FNN_SHUFFLE2(u[2 * k], u[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               FNN_SHUFFLE2(u[2 * k], u[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return FNN_SHUFFLE2(v[0], v[1], 0, 1, 2, 3, 8, 9, 10, 11) + FNN_SHUFFLE2(v[0], v[1], 4, 5, 6, 7, 12, 13, 14, 15);
+#else
+    VEC u[2];
+    for (int k = 0; k < 2; ++k)
+        u[k] = FNN_SHUFFLE2(acc[2 * k], acc[2 * k + 1], 0, 4, 2, 6) + FNN_SHUFFLE2(acc[2 * k], acc[2 * k + 1], 1, 5, 3, 7);
+    return FNN_SHUFFLE2(u[0], u[1], 0, 1, 4, 5) + FNN_SHUFFLE2(u[0], u[1], 2, 3, 6, 7);
+#endif
+#undef FNN_SHUFFLE2
+}
+
+/* dot_update for LANES consecutive rows (the row stride is n) with steps lr z[k]: returns the
+ * rows' sums sum_j row_k[j] delta[j] in the lanes of one vector, then updates the rows. Each
+ * delta vector is loaded once for all the rows. */
+static FNN_INLINE VEC FN(dot_update_rows)(T *restrict rows, const T *restrict delta, fnn_index n, const T *restrict z,
+                                          T lr, T decay)
+{
+    VEC acc[LANES];
+    T step[LANES];
+    for (int k = 0; k < LANES; ++k) {
+        acc[k] = (VEC){0};
+        step[k] = lr * z[k];
+    }
+    for (fnn_index j = 0; j < n; j += VLEN) {
+        const VEC d = FN(load)(delta + j);
+        for (int k = 0; k < LANES; ++k) {
+            T *p = rows + k * n + j;
+            const VEC w = FN(load)(p);
+            acc[k] += w * d;
+            FN(store)(p, decay == (T)1 ? w - step[k] * d : decay * w - step[k] * d);
+        }
+    }
+    return FN(sum_lanes_rows)(acc);
 }
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
@@ -293,12 +353,9 @@ static double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y)
         for (fnn_index j = 0; j < K; ++j) b[j] = (T)((double)b[j] == b_max ? 1.0 / (double)n_top : 0.0);
         return b_y == b_max ? log((double)n_top) : INFINITY;
     }
+    FN(exp_shifted)(b, K, b_max);
     double sum = 0.0;
-    for (fnn_index j = 0; j < K; ++j) {
-        const double e = exp((double)b[j] - b_max);
-        b[j] = (T)e;
-        sum += e;
-    }
+    for (fnn_index j = 0; j < K; ++j) sum += (double)b[j];
     for (fnn_index j = 0; j < K; ++j) b[j] = (T)((double)b[j] / sum);
     return b_max + log(sum) - b_y;
 }
@@ -362,7 +419,18 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
             else block[j] -= lr * delta[j];
         }
         if (l > 0) {
-            for (fnn_index i = 0; i < n_in; ++i) {
+            fnn_index i = 0;
+            if (!grad) {
+                /* LANES rows at a time: their sums come out together in one vector */
+                for (; i + LANES <= n_in; i += LANES) {
+                    const VEC back = FN(dot_update_rows)(block + (i + 1) * width, delta, width, z_in + i, lr, decay);
+                    for (int k = 0; k < LANES; ++k) {
+                        const double zk = (double)z_in[i + k];
+                        delta_below[i + k] = (T)((double)back[k] * zk * (1.0 - zk));
+                    }
+                }
+            }
+            for (; i < n_in; ++i) {
                 T *row = block + (i + 1) * width;
                 const T zi = z_in[i];
                 double back;
