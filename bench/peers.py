@@ -623,7 +623,7 @@ class FastnnEpoch(Contender):
         _fastnn()
         from fastnn import _core, network
 
-        self.network = network
+        self.network, self.core = network, _core
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if self.sparse:
             from scipy import sparse
@@ -639,7 +639,7 @@ class FastnnEpoch(Contender):
                                batch_size=self.batch_size, n_jobs=self.n_jobs)
 
     def run(self):
-        return _timed(self._epoch, self.W0.copy())
+        return _timed(self._epoch, self.core.aligned_copy(self.W0))  # aligned, as in fit
 
 
 class FastnnSparse(FastnnEpoch):

@@ -15,7 +15,7 @@ from fastnn.network import pack_weights, unpack_weights
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 DTYPES = [np.float64, np.float32]
-SHAPES = [(), (7,), (6, 5), (5, 4, 3)]
+SHAPES = [(), (11,), (6, 5), (5, 4, 3)]  # 11: blocks of 4 (float64) and 8 (float32) rows and a remainder
 
 
 def random_weights(sizes, seed, scale=0.5):
@@ -232,6 +232,38 @@ def test_pickle_round_trip_predicts_identically():
     net = fastnn.Network(hidden=(5,), epochs=2, random_state=0).fit(X, y)
     clone = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(clone.predict_proba(X), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_buffers_start_on_a_cache_line(dtype):
+    X, y, _ = problem("softmax")
+    net = fastnn.Network(hidden=(5,), epochs=1, dtype=np.dtype(dtype).name, random_state=0).fit(X, y)
+    clone = pickle.loads(pickle.dumps(net))
+    packed = pack_weights(random_weights([8, 5, 4], seed=0), dtype)
+    for flat in (net._flat, clone._flat, packed, fastnn._core.aligned_zeros(7, dtype)):
+        assert flat.ctypes.data % fastnn._core.ALIGNMENT == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_engine_result_does_not_depend_on_alignment(dtype, sparse):
+    # the kernels' vector loads and stores take any address; alignment changes speed, not bits
+    X, y, _ = problem("softmax", n=40)
+    sizes = [X.shape[1], 13, 4]
+    arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX)
+    X = X.astype(dtype)
+    data = fastnn.network.make_dataset(sp.csr_matrix(X) if sparse else X, np.dtype(dtype),
+                                       labels=y.astype(np.int32))
+    order = np.arange(len(y), dtype=np.intp)
+    aligned = pack_weights(random_weights(sizes, seed=2), dtype)
+    itemsize = np.dtype(dtype).itemsize
+    raw = fastnn._core.aligned_zeros(aligned.size + 64 // itemsize, dtype)
+    shifted = raw[1 : 1 + aligned.size]  # 4 or 8 bytes past a cache line
+    shifted[:] = aligned
+    assert shifted.ctypes.data % 32 != 0
+    for W in (aligned, shifted):
+        fastnn.network.sgd_epoch(arch, W, data, order, learning_rate=0.1)
+    np.testing.assert_array_equal(shifted, aligned)
 
 
 def test_hogwild_trains_to_similar_quality():

@@ -382,7 +382,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_pass:
             self._start(classes, sizes, flat, dtype)
         elif self._flat.dtype != dtype:  # warm start in another precision
-            self._flat = self._flat.astype(dtype)
+            self._flat = _core.ensure_aligned(self._flat.astype(dtype))
             self._best_flat = None if self._best_flat is None else self._best_flat.astype(dtype)
             self._dtype = dtype
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on

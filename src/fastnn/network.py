@@ -56,15 +56,18 @@ def pack_weights(weights, dtype):
     -------
     ndarray of shape (n_weights,)
         Each layer transposed to ``(n_in + 1, n_out)``, its columns zero-padded to
-        ``_core.padded_width(n_out)``, raveled; layers concatenated.
+        ``_core.padded_width(n_out)``, raveled; layers concatenated. The buffer starts on a
+        64-byte boundary (:func:`fastnn._core.aligned_zeros`).
     """
-    blocks = []
-    for W in weights:
-        W = np.asarray(W)
-        block = np.zeros((W.shape[1], _core.padded_width(W.shape[0])), dtype=dtype)
+    weights = [np.asarray(W) for W in weights]
+    widths = [_core.padded_width(W.shape[0]) for W in weights]
+    flat = _core.aligned_zeros(sum(W.shape[1] * width for W, width in zip(weights, widths)), dtype)
+    offset = 0
+    for W, width in zip(weights, widths):
+        block = flat[offset : offset + W.shape[1] * width].reshape(W.shape[1], width)
         block[:, : W.shape[0]] = W.T
-        blocks.append(block.ravel())
-    return np.concatenate(blocks)
+        offset += block.size
+    return flat
 
 
 def unpack_weights(flat, sizes):
@@ -280,7 +283,7 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
         # pass its cache lines back and forth on each sample. Each thread trains a private copy
         # instead and adds what it learned to the shared weights every `publish_every` samples,
         # without locks, then continues from the shared state (delayed Hogwild!).
-        local, start_of_run = W.copy(), W.copy()
+        local, start_of_run = _core.aligned_copy(W), W.copy()
         part = parts[k]
         for first in range(0, len(part), publish_every):
             if stop[0]:
@@ -428,7 +431,7 @@ class Network:
     def _set_fitted(self, sizes, output_code, flat, dtype):
         self._sizes = [int(s) for s in sizes]
         self._architecture = _core.Architecture(self._sizes, output_code)
-        self._flat = flat
+        self._flat = _core.ensure_aligned(flat)
         self._dtype = dtype
         self.n_features_in_ = self._sizes[0]
         self.n_classes_ = 2 if output_code == _core.OUTPUT_SIGMOID else self._sizes[-1]
@@ -678,4 +681,5 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         if state.get("_flat") is not None:
+            self._flat = _core.ensure_aligned(self._flat)
             self._architecture = _core.Architecture(self._sizes, self._check_output(self.output))
