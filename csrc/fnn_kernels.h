@@ -478,13 +478,13 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
  * NULL) are rows of data, their labels (if any) are classes of the output layer and their sparse
  * column indices are features. Only the visited rows are checked, once per call, before any
  * weight changes. */
-static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index *order, fnn_index n_order)
+static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index *order, fnn_index first,
+                         fnn_index n)
 {
     if (fnn_check_net(net) != FNN_OK || data->n_features != net->sizes[0]) return FNN_ERROR_SHAPE;
     const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
-    const fnn_index n = order ? n_order : data->n_rows;
     for (fnn_index t = 0; t < n; ++t) {
-        const fnn_index r = order ? order[t] : t;
+        const fnn_index r = order ? order[t] : first + t;
         if (r < 0 || r >= data->n_rows) return FNN_ERROR_INDEX;
         if (data->labels && (data->labels[r] < 0 || data->labels[r] >= K)) return FNN_ERROR_LABEL;
         if (data->indptr) {
@@ -499,7 +499,7 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
                       fnn_index n_order, const fnn_sgd *sgd, T *work, double *loss_sum)
 {
     if (!data->labels) return FNN_ERROR_LABEL;
-    int status = FN(check_rows)(net, data, order, n_order);
+    int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
 
     double total = 0.0;
@@ -522,7 +522,7 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
 
 FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *data, T *output, T *work)
 {
-    int status = FN(check_rows)(net, data, NULL, 0);
+    int status = FN(check_rows)(net, data, NULL, 0, data->n_rows);
     if (status != FNN_OK) return status;
     const fnn_index K = net->sizes[net->n_layers];
     for (fnn_index r = 0; r < data->n_rows; ++r) {
@@ -535,7 +535,7 @@ FNN_DISPATCH int FN(fnn_predict)(const fnn_net *net, const T *W, const DATA *dat
 
 FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, T *work, double *loss_sum)
 {
-    int status = FN(check_rows)(net, data, NULL, 0);
+    int status = FN(check_rows)(net, data, NULL, 0, data->n_rows);
     if (status != FNN_OK) return status;
     if (!data->labels) return FNN_ERROR_LABEL;
     double total = 0.0;
@@ -551,7 +551,7 @@ FNN_DISPATCH int FN(fnn_loss)(const fnn_net *net, const T *W, const DATA *data, 
 int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index row, T *G,
                      T *work, double *loss)
 {
-    int status = FN(check_rows)(net, data, NULL, 0);
+    int status = FN(check_rows)(net, data, NULL, 0, data->n_rows);
     if (status != FNN_OK) return status;
     if (!data->labels) return FNN_ERROR_LABEL;
     if (row < 0 || row >= data->n_rows) return FNN_ERROR_INDEX;
@@ -564,33 +564,40 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
 
 /* ------------------------------------------------------------------ mini-batch (GEMM) path */
 
+/* Row b of a batch: order[b], or first + b when order is NULL (consecutive rows). */
+#define FNN_BATCH_ROW(b) (order ? order[b] : first + (b))
+
 /*
- * Batched forward pass of rows order[0..nb): batch work layout (all row-major, nb rows):
- * X (nb, pad(n_features)) gathered inputs (dense only), then the activations of layers 1..L,
- * (nb, pad(sizes[l])) each, then two delta buffers (nb, widest). Returns the output logits.
+ * Batched forward pass of the rows FNN_BATCH_ROW(0..nb): batch work layout (all row-major, nb
+ * rows): X (nb, pad(n_features)) gathered inputs (dense only), then the activations of layers
+ * 1..L, (nb, pad(sizes[l])) each, then two delta buffers (nb, widest). Returns the output logits.
+ * Consecutive dense rows go to the first GEMM in place, without the gather.
  */
 static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
-                            fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
+                            fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
 {
     const fnn_index *sizes = net->sizes;
     const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(n0);
     T *X = work;
     T *out = work + nb * ld0;
-    if (!data->indptr) {
+    const T *in = X;
+    fnn_index ld_in = ld0;
+    if (!data->indptr && !order) {
+        in = data->values + first * n0;
+        ld_in = n0;
+    } else if (!data->indptr) {
         for (fnn_index b = 0; b < nb; ++b)
             memcpy(X + b * ld0, data->values + order[b] * n0, (size_t)n0 * sizeof(T));
     }
-    const T *in = X;
-    fnn_index ld_in = ld0;
     for (int l = 0; l < net->n_layers; ++l) {
         const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]);
         const T *block = W + fnn_layer_offset(net, l);
         for (fnn_index b = 0; b < nb; ++b) memcpy(out + b * width, block, (size_t)width * sizeof(T));
         if (l == 0 && data->indptr) {
             for (fnn_index b = 0; b < nb; ++b) {
-                const fnn_index first = data->indptr[order[b]];
-                FN(affine)(out + b * width, block, data->values + first, data->indices + first,
-                           data->indptr[order[b] + 1] - first, width);
+                const fnn_index start = data->indptr[FNN_BATCH_ROW(b)];
+                FN(affine)(out + b * width, block, data->values + start, data->indices + start,
+                           data->indptr[FNN_BATCH_ROW(b) + 1] - start, width);
             }
         } else {
             /* A (nb, width) += Z_in (nb, n_in) W[1:] (n_in, width) */
@@ -612,7 +619,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
 {
     if (!data->labels) return FNN_ERROR_LABEL;
     if (sgd->batch_size < 1) return FNN_ERROR_SHAPE;
-    int status = FN(check_rows)(net, data, order, n_order);
+    int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
 
     const fnn_index *sizes = net->sizes;
@@ -627,7 +634,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
     for (fnn_index t0 = 0; t0 < n_order; t0 += sgd->batch_size) {
         const fnn_index *rows = order + t0;
         const fnn_index nb = n_order - t0 < sgd->batch_size ? n_order - t0 : sgd->batch_size;
-        T *logits = FN(forward_batch)(net, W, data, rows, nb, gemm, work);
+        T *logits = FN(forward_batch)(net, W, data, rows, 0, nb, gemm, work);
         const fnn_index width_K = fnn_padded_width(K);
         T *delta = logits + nb * width_K;
         T *delta_below = delta + nb * widest;
@@ -697,20 +704,13 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
 {
     if (first < 0 || n_rows < 0 || first > data->n_rows - n_rows) return FNN_ERROR_INDEX;
     if (batch_size < 1) return FNN_ERROR_SHAPE;
-    fnn_index order[256];
-    const fnn_index step = batch_size < 256 ? batch_size : 256;
-    for (fnn_index r0 = first; r0 < first + n_rows; r0 += step) {
-        const fnn_index nb = first + n_rows - r0 < step ? first + n_rows - r0 : step;
-        for (fnn_index b = 0; b < nb; ++b) order[b] = r0 + b;
-        int status = FN(check_rows)(net, data, order, nb);
-        if (status != FNN_OK) return status;
-    }
+    int status = FN(check_rows)(net, data, NULL, first, n_rows);
+    if (status != FNN_OK) return status;
     const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
     double total = 0.0;
-    for (fnn_index r0 = first; r0 < first + n_rows; r0 += step) {
-        const fnn_index nb = first + n_rows - r0 < step ? first + n_rows - r0 : step;
-        for (fnn_index b = 0; b < nb; ++b) order[b] = r0 + b;
-        T *logits = FN(forward_batch)(net, W, data, order, nb, gemm, work);
+    for (fnn_index r0 = first; r0 < first + n_rows; r0 += batch_size) {
+        const fnn_index nb = first + n_rows - r0 < batch_size ? first + n_rows - r0 : batch_size;
+        T *logits = FN(forward_batch)(net, W, data, NULL, r0, nb, gemm, work);
         for (fnn_index b = 0; b < nb; ++b) {
             T *y_hat = logits + b * width_K;
             const int32_t y = data->labels ? data->labels[r0 + b] : 0;
@@ -724,6 +724,7 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
     return FNN_OK;
 }
 
+#undef FNN_BATCH_ROW
 #undef VEC
 #undef NVEC
 #undef NVEC_FUSED

@@ -23,7 +23,7 @@ cdef dict _STATUS_MESSAGES = {
 }
 
 # Rows per GEMM in batched prediction and loss evaluation.
-DEFAULT_PREDICT_BATCH = 256
+DEFAULT_PREDICT_BATCH = 512
 # Forward passes go to the engine in chunks of about this many weight touches (see _forward_all).
 cdef Py_ssize_t _WORK_PER_CHUNK = 1 << 24
 
