@@ -629,7 +629,7 @@ class FastnnEpoch(Contender):
             from scipy import sparse
 
             X = sparse.csr_matrix(X)
-        self.architecture = _core.Architecture(list(shape.layers), _core.OUTPUT_SOFTMAX)
+        self.architecture = _core.Architecture(list(shape.layers), _core.OUTPUT_SOFTMAX, self.dtype)
         self.W0 = network.pack_weights(init_weights(shape, self.dtype), self.dtype)
         self.data = network.make_dataset(X, self.dtype, labels=np.asarray(y, dtype=np.int32))
         self.order = np.arange(len(y), dtype=np.intp)

@@ -37,18 +37,20 @@ int fnn_check_net(const fnn_net *net)
     if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_SHAPE;
     if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_SHAPE;
     if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_SHAPE;
+    if (net->pad_units < 1) return FNN_ERROR_SHAPE;
     return FNN_OK;
 }
 
-fnn_index fnn_padded_width(fnn_index n_out)
+fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
 {
-    return (n_out + FNN_PAD_UNITS - 1) / FNN_PAD_UNITS * FNN_PAD_UNITS;
+    const fnn_index unit = net->pad_units > 0 ? net->pad_units : 1; /* an invalid net never divides by 0 */
+    return (n_out + unit - 1) / unit * unit;
 }
 
 fnn_index fnn_layer_offset(const fnn_net *net, int layer)
 {
     fnn_index offset = 0;
-    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * fnn_padded_width(net->sizes[l + 1]);
+    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * fnn_padded_width(net, net->sizes[l + 1]);
     return offset;
 }
 
@@ -61,7 +63,7 @@ fnn_index fnn_work_size(const fnn_net *net)
 {
     fnn_index activations = 0, widest = 0;
     for (int l = 1; l <= net->n_layers; ++l) {
-        const fnn_index width = fnn_padded_width(net->sizes[l]);
+        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
         activations += width;
         if (width > widest) widest = width;
     }
@@ -148,9 +150,9 @@ __attribute__((target("avx2,fma"))) static void fnn_exp_shifted_vector_f32(float
 
 fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
 {
-    fnn_index activations = fnn_padded_width(net->sizes[0]), widest = 0;
+    fnn_index activations = fnn_padded_width(net, net->sizes[0]), widest = 0;
     for (int l = 1; l <= net->n_layers; ++l) {
-        const fnn_index width = fnn_padded_width(net->sizes[l]);
+        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
         activations += width;
         if (width > widest) widest = width;
     }

@@ -6,9 +6,10 @@
  * softmax over sizes[n_layers] >= 2 classes or one sigmoid unit (sizes[n_layers] == 1).
  *
  * Storage: all weights live in one contiguous buffer, layer after layer. Layer l is stored
- * TRANSPOSED, as a row-major (sizes[l] + 1, fnn_padded_width(sizes[l+1])) block whose row 0 holds
- * the biases and row i + 1 the weights leaving input i; the columns past sizes[l+1] are zero
- * padding, so that every row is a whole number of SIMD vectors. (Users see W as (n_out, n_in + 1),
+ * TRANSPOSED, as a row-major (sizes[l] + 1, fnn_padded_width(net, sizes[l+1])) block whose row 0
+ * holds the biases and row i + 1 the weights leaving input i; the columns past sizes[l+1] are zero
+ * padding, so that every row is a whole number of SIMD vectors (net->pad_units columns: 4 doubles
+ * or 8 floats, one 32-byte vector). (Users see W as (n_out, n_in + 1),
  * bias in column 0; the transpose makes both the forward pass and the rank-1 SGD update stream
  * contiguous rows.)
  *
@@ -42,7 +43,13 @@ typedef struct fnn_net {
     int n_layers;
     const fnn_index *sizes;   /* n_layers + 1 entries */
     int output;               /* FNN_OUTPUT_SOFTMAX or FNN_OUTPUT_SIGMOID */
+    fnn_index pad_units;      /* layer widths are padded to a multiple of this: FNN_PAD_UNITS_F64
+                                 for the _f64 functions, FNN_PAD_UNITS_F32 for _f32 (or a multiple) */
 } fnn_net;
+
+/* Padding units of the weight layout per data type: one 32-byte vector. */
+#define FNN_PAD_UNITS_F64 4
+#define FNN_PAD_UNITS_F32 8
 
 /* SGD settings. Per sample (batch_size 1): W <- W - learning_rate (sample_weight dJ/dW + l2 W_nonbias).
  * Mini-batch: W <- W - learning_rate (mean over the batch of sample_weight dJ/dW + l2 W_nonbias). */
@@ -84,15 +91,15 @@ FNN_DECLARE_DATA(double, f64)
 FNN_DECLARE_DATA(float, f32)
 #undef FNN_DECLARE_DATA
 
-/* FNN_OK if the architecture is valid (n_layers >= 1, sizes >= 1, output units fit the output). */
+/* FNN_OK if the architecture is valid (n_layers >= 1, sizes >= 1, output units fit the output,
+ * pad_units >= 1). The entry points also refuse a pad_units that is no multiple of their type's. */
 int fnn_check_net(const fnn_net *net);
 
 /* Columns a layer of n_out units occupies in storage: n_out rounded up to a multiple of
- * FNN_PAD_UNITS (the padding stays zero). */
-#define FNN_PAD_UNITS 8
-fnn_index fnn_padded_width(fnn_index n_out);
+ * net->pad_units (the padding stays zero). */
+fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out);
 
-/* Elements of the weight buffer: sum over layers of (sizes[l] + 1) * fnn_padded_width(sizes[l+1]). */
+/* Elements of the weight buffer: sum over layers of (sizes[l] + 1) * fnn_padded_width(net, sizes[l+1]). */
 fnn_index fnn_weight_count(const fnn_net *net);
 
 /* Offset of layer l's block in the weight buffer. */

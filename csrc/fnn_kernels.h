@@ -50,7 +50,7 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
-#define NVEC_FUSED 4 /* update_affine: vectors per column block (measured best; wider blocks spill) */
+#define NVEC_FUSED 5 /* update_affine: at most this many vectors per column block (measured) */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -186,14 +186,21 @@ static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x,
                                          const T *restrict x_next, T *restrict out_next, fnn_index n_in,
                                          fnn_index width, T lr, T decay)
 {
-    for (fnn_index j0 = 0; j0 < width; j0 += NVEC_FUSED * VLEN) {
-        const fnn_index left = (width - j0) / VLEN;
-        switch (left >= NVEC_FUSED ? NVEC_FUSED : (int)left) {
+    /* Column blocks of at most NVEC_FUSED vectors, as even as they come (13 -> 5, 4, 4 rather
+     * than 5, 5, 3 or 4, 4, 4, 1): each vector's sum is one FMA chain, so a block of one or two
+     * vectors would wait on itself, and wider blocks run out of registers. */
+    const fnn_index n_vec = width / VLEN, n_blocks = (n_vec + NVEC_FUSED - 1) / NVEC_FUSED;
+    fnn_index j0 = 0;
+    for (fnn_index b = 0; b < n_blocks; ++b) {
+        const int nvec = (int)(n_vec / n_blocks + (b < n_vec % n_blocks));
+        switch (nvec) {
+        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
         case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
         case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
         case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
         default: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 1); break;
         }
+        j0 += nvec * VLEN;
     }
 }
 
@@ -306,7 +313,7 @@ static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DA
     T *out = work;
     const T *in = NULL;
     for (int l = 0; l < net->n_layers; ++l) {
-        const fnn_index n_in = sizes[l], n_out = sizes[l + 1], width = fnn_padded_width(n_out);
+        const fnn_index n_in = sizes[l], n_out = sizes[l + 1], width = fnn_padded_width(net, n_out);
         const T *block = W + fnn_layer_offset(net, l);
         if (l == 0 && layer0_ready) {
             /* the previous sample's update already computed this row's first-layer affine map */
@@ -385,7 +392,7 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
     /* work layout: activations of layers 0..L-1 back to back, then two delta buffers. */
     fnn_index act_total = 0, widest = 0;
     for (int l = 1; l <= L; ++l) {
-        const fnn_index width = fnn_padded_width(sizes[l]);
+        const fnn_index width = fnn_padded_width(net, sizes[l]);
         act_total += width;
         if (width > widest) widest = width;
     }
@@ -402,15 +409,15 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
     const T lr = G ? (T)0 : (T)sgd->learning_rate;
     const T decay = G ? (T)1 : (T)(1.0 - sgd->learning_rate * sgd->l2);
     for (fnn_index j = K; j < widest; ++j) delta[j] = 0; /* padding */
-    fnn_index act_end = act_total - fnn_padded_width(K); /* start of the output layer's activations */
+    fnn_index act_end = act_total - fnn_padded_width(net, K); /* start of the output layer's activations */
     for (int l = L - 1; l >= 0; --l) {
-        const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]); /* stored columns */
+        const fnn_index n_in = sizes[l], width = fnn_padded_width(net, sizes[l + 1]); /* stored columns */
         const fnn_index offset = fnn_layer_offset(net, l);
         T *block = W + offset;
         T *grad = G ? G + offset : NULL;
         const T *z_in = NULL;
         if (l > 0) {
-            act_end -= fnn_padded_width(n_in);
+            act_end -= fnn_padded_width(net, n_in);
             z_in = work + act_end;
         }
         /* bias row: no L2 */
@@ -482,6 +489,7 @@ static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index 
                          fnn_index n)
 {
     if (fnn_check_net(net) != FNN_OK || data->n_features != net->sizes[0]) return FNN_ERROR_SHAPE;
+    if (net->pad_units % VLEN != 0) return FNN_ERROR_SHAPE; /* rows must be whole vectors */
     const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
     for (fnn_index t = 0; t < n; ++t) {
         const fnn_index r = order ? order[t] : first + t;
@@ -577,7 +585,7 @@ static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, co
                             fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
 {
     const fnn_index *sizes = net->sizes;
-    const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(n0);
+    const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(net, n0);
     T *X = work;
     T *out = work + nb * ld0;
     const T *in = X;
@@ -590,7 +598,7 @@ static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, co
             memcpy(X + b * ld0, data->values + order[b] * n0, (size_t)n0 * sizeof(T));
     }
     for (int l = 0; l < net->n_layers; ++l) {
-        const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]);
+        const fnn_index n_in = sizes[l], width = fnn_padded_width(net, sizes[l + 1]);
         const T *block = W + fnn_layer_offset(net, l);
         for (fnn_index b = 0; b < nb; ++b) memcpy(out + b * width, block, (size_t)width * sizeof(T));
         if (l == 0 && data->indptr) {
@@ -627,7 +635,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
     const fnn_index K = sizes[L];
     fnn_index widest = 0;
     for (int l = 1; l <= L; ++l)
-        if (fnn_padded_width(sizes[l]) > widest) widest = fnn_padded_width(sizes[l]);
+        if (fnn_padded_width(net, sizes[l]) > widest) widest = fnn_padded_width(net, sizes[l]);
     const T lr = (T)sgd->learning_rate, decay = (T)(1.0 - sgd->learning_rate * sgd->l2);
     double total = 0.0;
 
@@ -635,7 +643,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
         const fnn_index *rows = order + t0;
         const fnn_index nb = n_order - t0 < sgd->batch_size ? n_order - t0 : sgd->batch_size;
         T *logits = FN(forward_batch)(net, W, data, rows, 0, nb, gemm, work);
-        const fnn_index width_K = fnn_padded_width(K);
+        const fnn_index width_K = fnn_padded_width(net, K);
         T *delta = logits + nb * width_K;
         T *delta_below = delta + nb * widest;
         /* output delta (y_hat - y) sample_weight / nb; padding columns zero */
@@ -653,9 +661,9 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
         /* walk down the layers; z_in of layer l is the activation block of layer l (l > 0) */
         T *act_end = logits;
         for (int l = L - 1; l >= 0; --l) {
-            const fnn_index n_in = sizes[l], width = fnn_padded_width(sizes[l + 1]);
+            const fnn_index n_in = sizes[l], width = fnn_padded_width(net, sizes[l + 1]);
             T *block = W + fnn_layer_offset(net, l);
-            const fnn_index ld_in = fnn_padded_width(n_in);
+            const fnn_index ld_in = fnn_padded_width(net, n_in);
             const T *z_in = act_end - nb * ld_in; /* for l == 0 (dense): the gathered inputs */
             act_end -= nb * ld_in;
             if (l > 0) {
@@ -706,7 +714,7 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
     if (batch_size < 1) return FNN_ERROR_SHAPE;
     int status = FN(check_rows)(net, data, NULL, first, n_rows);
     if (status != FNN_OK) return status;
-    const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(K);
+    const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(net, K);
     double total = 0.0;
     for (fnn_index r0 = first; r0 < first + n_rows; r0 += batch_size) {
         const fnn_index nb = first + n_rows - r0 < batch_size ? first + n_rows - r0 : batch_size;

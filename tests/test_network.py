@@ -250,7 +250,7 @@ def test_engine_result_does_not_depend_on_alignment(dtype, sparse):
     # the kernels' vector loads and stores take any address; alignment changes speed, not bits
     X, y, _ = problem("softmax", n=40)
     sizes = [X.shape[1], 13, 4]
-    arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX)
+    arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX, dtype)
     X = X.astype(dtype)
     data = fastnn.network.make_dataset(sp.csr_matrix(X) if sparse else X, np.dtype(dtype),
                                        labels=y.astype(np.int32))

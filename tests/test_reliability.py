@@ -218,7 +218,7 @@ def test_fit_releases_the_gil_while_the_engine_trains(batch_size):
     epochs = 2
     net = fastnn.Network(hidden=(32,), epochs=epochs, learning_rate=0.05, random_state=0, batch_size=batch_size)
     net.fit(X[:50], y[:50])  # imports and first-call set-up done here, not in the race below
-    n_weights = (20 + 1) * network._core.padded_width(32) + (32 + 1) * network._core.padded_width(3)
+    n_weights = (20 + 1) * network._core.padded_width(32, np.float64) + (32 + 1) * network._core.padded_width(3, np.float64)
     engine_calls = epochs * math.ceil(len(X) / network.chunk_rows(n_weights))
     worker = threading.Thread(target=net.fit, args=(X, y))
     spins, seen = 0, set()

@@ -11,10 +11,14 @@ cdef extern from "fnn.h" nogil:
     int FNN_OUTPUT_SOFTMAX
     int FNN_OUTPUT_SIGMOID
 
+    int FNN_PAD_UNITS_F64
+    int FNN_PAD_UNITS_F32
+
     ctypedef struct fnn_net:
         int n_layers
         const fnn_index *sizes
         int output
+        fnn_index pad_units
 
     ctypedef struct fnn_sgd:
         double learning_rate
@@ -47,7 +51,7 @@ cdef extern from "fnn.h" nogil:
         const float *sample_weight
 
     int fnn_check_net(const fnn_net *net)
-    fnn_index fnn_padded_width(fnn_index n_out)
+    fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
     fnn_index fnn_weight_count(const fnn_net *net)
     fnn_index fnn_layer_offset(const fnn_net *net, int layer)
     fnn_index fnn_work_size(const fnn_net *net)

@@ -92,11 +92,29 @@ def ensure_aligned(array):
     return array if array.ctypes.data % ALIGNMENT == 0 else aligned_copy(array)
 
 
-def padded_width(Py_ssize_t n_out):
-    """Columns a layer of ``n_out`` units occupies in the engine's weight buffer (zero padded)."""
+cdef fnn_index _pad_units(dtype) except -1:
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        return FNN_PAD_UNITS_F64
+    if dtype == np.float32:
+        return FNN_PAD_UNITS_F32
+    raise TypeError(f"the engine computes in float32 or float64, not {dtype}")
+
+
+def padded_width(Py_ssize_t n_out, dtype):
+    """Columns a layer of ``n_out`` units occupies in the engine's weight buffer (zero padded).
+
+    Parameters
+    ----------
+    n_out : int
+    dtype : float64 or float32
+        The padding is one 32-byte vector: 4 float64 or 8 float32 columns.
+    """
     if n_out < 1:
         raise ValueError("a layer needs at least one unit")
-    return fnn_padded_width(n_out)
+    cdef fnn_net net
+    net.pad_units = _pad_units(dtype)
+    return fnn_padded_width(&net, n_out)
 
 
 cdef class Architecture:
@@ -108,11 +126,15 @@ cdef class Architecture:
         ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, all >= 1.
     output : {OUTPUT_SOFTMAX, OUTPUT_SIGMOID}
         Softmax over ``sizes[-1] >= 2`` classes, or one sigmoid unit (``sizes[-1] == 1``).
+    dtype : float64 or float32, default=float64
+        The weights' type, which sets the padding of the layout (see :func:`padded_width`).
     """
     cdef fnn_net net
-    cdef readonly object sizes
+    cdef readonly object sizes, dtype
 
-    def __cinit__(self, sizes, int output):
+    def __cinit__(self, sizes, int output, dtype=np.float64):
+        self.dtype = np.dtype(dtype)
+        self.net.pad_units = _pad_units(self.dtype)
         self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
         if self.sizes.ndim != 1 or self.sizes.shape[0] < 2:
             raise ValueError("sizes must list at least the input and the output layer")
@@ -233,6 +255,8 @@ cdef class Dataset:
 
 
 cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, object dtype) except -1:
+    if arch.dtype != dtype:
+        raise TypeError(f"the weights are {np.dtype(dtype)} but the architecture lays out {arch.dtype}")
     if n_weights != fnn_weight_count(&arch.net):
         raise ValueError(f"weight buffer has {n_weights} elements, the architecture needs "
                          f"{fnn_weight_count(&arch.net)}")

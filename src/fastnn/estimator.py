@@ -382,8 +382,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_pass:
             self._start(classes, sizes, flat, dtype)
         elif self._flat.dtype != dtype:  # warm start in another precision
-            self._flat = _core.ensure_aligned(self._flat.astype(dtype))
-            self._best_flat = None if self._best_flat is None else self._best_flat.astype(dtype)
+            # the layout's padding depends on the precision: through the user layout
+            self._flat = network.pack_weights(network.unpack_weights(self._flat, self._sizes), dtype)
+            if self._best_flat is not None:
+                self._best_flat = network.pack_weights(network.unpack_weights(self._best_flat, self._sizes), dtype)
             self._dtype = dtype
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
@@ -474,7 +476,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _architecture(self):
         output = _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
-        return _core.Architecture(self._sizes, output)
+        return _core.Architecture(self._sizes, output, self._flat.dtype)
 
     def _split(self, X, y_index, sample_weight, rng, n_classes):
         """Training rows and, with early stopping, held-out rows (split as sklearn splits them).

@@ -7,7 +7,8 @@ chunks of a few milliseconds between which Ctrl-C is noticed.
 Weight layout. Users see layer ``l`` as ``W`` of shape ``(n_out, n_in + 1)`` whose column 0 is
 the bias, so that ``z = sigmoid(W @ [1, *z_prev])``. The engine keeps all layers in one flat
 buffer, each layer stored transposed as ``(n_in + 1, n_out)`` with its columns zero-padded to
-whole SIMD vectors (see ``csrc/fnn.h``); :func:`pack_weights` and :func:`unpack_weights` convert
+whole 32-byte SIMD vectors (4 float64 or 8 float32 columns; see ``csrc/fnn.h``), the buffer
+starting on a cache line; :func:`pack_weights` and :func:`unpack_weights` convert
 between the two.
 """
 
@@ -56,11 +57,11 @@ def pack_weights(weights, dtype):
     -------
     ndarray of shape (n_weights,)
         Each layer transposed to ``(n_in + 1, n_out)``, its columns zero-padded to
-        ``_core.padded_width(n_out)``, raveled; layers concatenated. The buffer starts on a
+        ``_core.padded_width(n_out, dtype)``, raveled; layers concatenated. The buffer starts on a
         64-byte boundary (:func:`fastnn._core.aligned_zeros`).
     """
     weights = [np.asarray(W) for W in weights]
-    widths = [_core.padded_width(W.shape[0]) for W in weights]
+    widths = [_core.padded_width(W.shape[0], dtype) for W in weights]
     flat = _core.aligned_zeros(sum(W.shape[1] * width for W, width in zip(weights, widths)), dtype)
     offset = 0
     for W, width in zip(weights, widths):
@@ -71,10 +72,13 @@ def pack_weights(weights, dtype):
 
 
 def unpack_weights(flat, sizes):
-    """Inverse of :func:`pack_weights`: a list of new ``(n_out, n_in + 1)`` arrays."""
+    """Inverse of :func:`pack_weights`: a list of new ``(n_out, n_in + 1)`` arrays.
+
+    The layout's padding follows ``flat.dtype``.
+    """
     weights, offset = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        width = _core.padded_width(n_out)
+        width = _core.padded_width(n_out, flat.dtype)
         block = flat[offset : offset + (n_in + 1) * width].reshape(n_in + 1, width)
         weights.append(np.ascontiguousarray(block[:, :n_out].T))
         offset += (n_in + 1) * width
@@ -430,7 +434,7 @@ class Network:
 
     def _set_fitted(self, sizes, output_code, flat, dtype):
         self._sizes = [int(s) for s in sizes]
-        self._architecture = _core.Architecture(self._sizes, output_code)
+        self._architecture = _core.Architecture(self._sizes, output_code, dtype)
         self._flat = _core.ensure_aligned(flat)
         self._dtype = dtype
         self.n_features_in_ = self._sizes[0]
@@ -682,4 +686,4 @@ class Network:
         self.__dict__.update(state)
         if state.get("_flat") is not None:
             self._flat = _core.ensure_aligned(self._flat)
-            self._architecture = _core.Architecture(self._sizes, self._check_output(self.output))
+            self._architecture = _core.Architecture(self._sizes, self._check_output(self.output), self._flat.dtype)

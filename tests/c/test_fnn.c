@@ -98,9 +98,10 @@ typedef struct shape {
     const char *name;
 } shape;
 
-static fnn_net as_net(const shape *s)
+/* The engine's view of a shape, its layout padded to multiples of pad_units columns. */
+static fnn_net as_net(const shape *s, fnn_index pad_units)
 {
-    fnn_net net = {s->n_layers, s->sizes, s->output};
+    fnn_net net = {s->n_layers, s->sizes, s->output, pad_units};
     return net;
 }
 
@@ -250,8 +251,11 @@ static double max_abs(const double *a, size_t n)
 static void test_check_net(void)
 {
     const fnn_index good[] = {3, 4, 2}, one_out[] = {3, 4, 1}, zero_hidden[] = {3, 0, 2}, zero_in[] = {0, 2};
-    fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX};
+    fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
     CHECK(fnn_check_net(&net) == FNN_OK, "valid softmax net");
+    net.pad_units = 0;
+    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "no padding unit");
+    net.pad_units = FNN_PAD_UNITS_F32;
     net.output = FNN_OUTPUT_SIGMOID;
     CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "sigmoid output with 2 units");
     net.sizes = one_out;
@@ -277,14 +281,14 @@ static void test_check_net(void)
     CHECK(fnn_check_net(NULL) == FNN_ERROR_SHAPE, "net NULL");
 }
 
-static void test_layout(const shape *s)
+static void test_layout(const shape *s, fnn_index pad)
 {
-    fnn_net net = as_net(s);
+    fnn_net net = as_net(s, pad);
     fnn_index offset = 0, activations = 0, widest = 0;
     for (int l = 0; l < s->n_layers; ++l) {
-        const fnn_index n_out = s->sizes[l + 1], width = fnn_padded_width(n_out);
-        CHECK(width >= n_out && width < n_out + FNN_PAD_UNITS && width % FNN_PAD_UNITS == 0,
-              "%s: padded width %td of %td units", s->name, width, n_out);
+        const fnn_index n_out = s->sizes[l + 1], width = fnn_padded_width(&net, n_out);
+        CHECK(width >= n_out && width < n_out + pad && width % pad == 0,
+              "%s: padded width %td of %td units (unit %td)", s->name, width, n_out, pad);
         CHECK(fnn_layer_offset(&net, l) == offset, "%s: offset of layer %d", s->name, l);
         offset += (s->sizes[l] + 1) * width;
         activations += width;
@@ -297,21 +301,25 @@ static void test_layout(const shape *s)
 
 #define TEST_T double
 #define TS f64
+#define TEST_PAD FNN_PAD_UNITS_F64
 #define TEST_RTOL 1e-12
 #define TEST_ATOL 1e-13
 #include "test_fnn.c"
 #undef TEST_T
 #undef TS
+#undef TEST_PAD
 #undef TEST_RTOL
 #undef TEST_ATOL
 
 #define TEST_T float
 #define TS f32
+#define TEST_PAD FNN_PAD_UNITS_F32
 #define TEST_RTOL 1e-5
 #define TEST_ATOL 1e-6
 #include "test_fnn.c"
 #undef TEST_T
 #undef TS
+#undef TEST_PAD
 #undef TEST_RTOL
 #undef TEST_ATOL
 
@@ -338,7 +346,8 @@ int main(void)
     test_check_net();
     for (int k = 0; k < N_SHAPES; ++k) {
         const shape *s = &SHAPES[k];
-        test_layout(s);
+        test_layout(s, FNN_PAD_UNITS_F64);
+        test_layout(s, FNN_PAD_UNITS_F32);
         for (int sparse = 0; sparse <= 1; ++sparse) {
             for (int weighted = 0; weighted <= 1; ++weighted) {
                 /* one step, then a pass that revisits rows, with and without L2 */
@@ -379,13 +388,13 @@ int main(void)
 static double TF(rounded)(double v) { return (double)(TEST_T)v; }
 
 /* Engine weights from user-layout W, in a new buffer of exactly fnn_weight_count elements:
- * layer l transposed to (n_in + 1, fnn_padded_width(n_out)), padding zero. */
+ * layer l transposed to (n_in + 1, fnn_padded_width(&net, n_out)), padding zero. */
 static TEST_T *TF(pack)(const shape *s, const double *W)
 {
-    fnn_net net = as_net(s);
+    fnn_net net = as_net(s, TEST_PAD);
     TEST_T *E = xmalloc((size_t)fnn_weight_count(&net) * sizeof *E);
     for (int l = 0; l < s->n_layers; ++l) {
-        const fnn_index n_in = s->sizes[l], n_out = s->sizes[l + 1], width = fnn_padded_width(n_out);
+        const fnn_index n_in = s->sizes[l], n_out = s->sizes[l + 1], width = fnn_padded_width(&net, n_out);
         TEST_T *block = E + fnn_layer_offset(&net, l);
         for (fnn_index i = 0; i <= n_in; ++i)
             for (fnn_index j = 0; j < width; ++j)
@@ -397,10 +406,10 @@ static TEST_T *TF(pack)(const shape *s, const double *W)
 /* User-layout W (ref_count elements) from engine weights; returns the largest |padding| value. */
 static double TF(unpack)(const shape *s, const TEST_T *E, double *W)
 {
-    fnn_net net = as_net(s);
+    fnn_net net = as_net(s, TEST_PAD);
     double padding = 0.0;
     for (int l = 0; l < s->n_layers; ++l) {
-        const fnn_index n_in = s->sizes[l], n_out = s->sizes[l + 1], width = fnn_padded_width(n_out);
+        const fnn_index n_in = s->sizes[l], n_out = s->sizes[l + 1], width = fnn_padded_width(&net, n_out);
         const TEST_T *block = E + fnn_layer_offset(&net, l);
         for (fnn_index i = 0; i <= n_in; ++i)
             for (fnn_index j = 0; j < width; ++j) {
@@ -414,8 +423,8 @@ static double TF(unpack)(const shape *s, const TEST_T *E, double *W)
 /* Index in the engine buffer of user weight W_l[j, i]. */
 static fnn_index TF(engine_index)(const shape *s, int l, fnn_index j, fnn_index i)
 {
-    fnn_net net = as_net(s);
-    return fnn_layer_offset(&net, l) + i * fnn_padded_width(s->sizes[l + 1]) + j;
+    fnn_net net = as_net(s, TEST_PAD);
+    return fnn_layer_offset(&net, l) + i * fnn_padded_width(&net, s->sizes[l + 1]) + j;
 }
 
 /* A data set owning exactly-sized copies of its arrays. */
@@ -520,7 +529,7 @@ static void TF(free_problem)(TF(problem) *p)
 
 static TEST_T *TF(new_work)(const shape *s)
 {
-    fnn_net net = as_net(s);
+    fnn_net net = as_net(s, TEST_PAD);
     return xcalloc((size_t)fnn_work_size(&net), sizeof(TEST_T)); /* zeroed once, as fnn.h asks */
 }
 
@@ -529,7 +538,7 @@ static TEST_T *TF(new_work)(const shape *s)
 static void TF(test_sgd)(const shape *s, int sparse, int weighted, double l2, fnn_index n_order)
 {
     static const fnn_index order[] = {2, 0, ZERO_ROW, 4, 1, 2, 4};
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0];
     const double lr = 0.3;
     TF(problem) p = TF(make_problem)(s, 1000u + (uint64_t)m + 7u * (uint64_t)sparse + 13u * (uint64_t)weighted, 0.5);
@@ -566,7 +575,7 @@ static void TF(test_sgd)(const shape *s, int sparse, int weighted, double l2, fn
 
 static void TF(test_predict_and_loss)(const shape *s, int sparse, int weighted)
 {
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0], K = s->sizes[s->n_layers];
     TF(problem) p = TF(make_problem)(s, 2000u + (uint64_t)m, 1.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
@@ -612,7 +621,7 @@ static void TF(test_predict_and_loss)(const shape *s, int sparse, int weighted)
 static void TF(test_gradient)(const shape *s, int sparse)
 {
     static const fnn_index rows[] = {0, ZERO_ROW, 4};
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0], n_weights = fnn_weight_count(&net);
     const size_t n = ref_count(s);
     const double eps = sizeof(TEST_T) == 8 ? 1e-6 : 1e-2;
@@ -704,7 +713,7 @@ static void TF(strict_gemm)(int trans_a, int trans_b, fnn_index m, fnn_index n, 
 
 static TEST_T *TF(new_batch_work)(const shape *s, fnn_index batch_size)
 {
-    fnn_net net = as_net(s);
+    fnn_net net = as_net(s, TEST_PAD);
     return xcalloc((size_t)fnn_batch_work_size(&net, batch_size), sizeof(TEST_T));
 }
 
@@ -714,7 +723,7 @@ static void TF(test_minibatch)(const shape *s, int sparse, int weighted, double 
 {
     static const fnn_index order[] = {2, 0, ZERO_ROW, 4, 1, 2, 4};
     const fnn_index n_order = (fnn_index)(sizeof order / sizeof order[0]);
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0];
     const double lr = 0.3;
     TF(problem) p = TF(make_problem)(s, 5000u + (uint64_t)m + 7u * (uint64_t)sparse + 13u * (uint64_t)weighted, 0.5);
@@ -757,7 +766,7 @@ static void TF(test_minibatch)(const shape *s, int sparse, int weighted, double 
  * gives the loss alone. */
 static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, fnn_index batch_size)
 {
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0], K = s->sizes[s->n_layers];
     TF(problem) p = TF(make_problem)(s, 6000u + (uint64_t)m, 1.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
@@ -804,7 +813,7 @@ static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, f
 /* Every refused call returns its status code and leaves W, the output and the loss untouched. */
 static void TF(test_status_codes)(const shape *s, int sparse)
 {
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index m = s->sizes[0], K = s->sizes[s->n_layers], n_weights = fnn_weight_count(&net);
     TF(problem) p = TF(make_problem)(s, 4000u + (uint64_t)m, 0.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, NULL, sparse);
@@ -875,6 +884,12 @@ static void TF(test_status_codes)(const shape *s, int sparse)
         bad.n_layers = 0;
         status = TF(fnn_loss)(&bad, E, &d.data, work, &loss);
         CHECK(status == FNN_ERROR_SHAPE, "%s %s: no layers gave %d", s->name, TYPE_NAME, status);
+        bad = net;
+        bad.pad_units = TEST_PAD / 2; /* rows would not be whole vectors */
+        status = TF(fnn_sgd_epoch)(&bad, E, &d.data, order, N_ROWS, &sgd, work, &loss);
+        CHECK(status == FNN_ERROR_SHAPE, "%s %s: half-vector padding gave %d", s->name, TYPE_NAME, status);
+        status = TF(fnn_predict_batched)(&bad, E, &d.data, 0, N_ROWS, 4, TF(strict_gemm), out, work, &loss);
+        CHECK(status == FNN_ERROR_SHAPE, "%s %s: batched, half-vector padding gave %d", s->name, TYPE_NAME, status);
     }
 
     /* row indices */
@@ -944,7 +959,7 @@ static void TF(test_status_codes)(const shape *s, int sparse)
  * one SGD step keeps the weights finite. */
 static void TF(check_logits)(const shape *s, const double *logits, const char *what)
 {
-    const fnn_net net = as_net(s);
+    const fnn_net net = as_net(s, TEST_PAD);
     const fnn_index K = s->sizes[s->n_layers], n_weights = fnn_weight_count(&net);
     const int L = s->n_layers;
     double *W = xcalloc(ref_count(s), sizeof *W);
