@@ -391,6 +391,22 @@ def test_warm_start_continues_where_fit_stopped():
     assert cold.t_ == 2 * len(y) and len(cold.loss_curve_) == 2
 
 
+def test_warm_start_in_another_precision_keeps_the_weights():
+    # float64 and float32 pad the engine layout differently (4 and 8 columns): the switch goes
+    # through the user layout, so the network continues from the same weights
+    X, y = problem(3)
+    model = fit_quietly(exact_settings(max_iter=2, random_state=0, warm_start=True, hidden_layer_sizes=(5,)), X, y)
+    coefs, intercepts = [c.copy() for c in model.coefs_], [b.copy() for b in model.intercepts_]
+    model.set_params(dtype="float32", max_iter=1, learning_rate_init=1e-12)
+    fit_quietly(model, X, y)
+    assert model._flat.dtype == np.float32 and model._flat.size == model._architecture().n_weights
+    for after, before in zip(model.coefs_ + model.intercepts_, coefs + intercepts):
+        np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-7)
+    model.set_params(dtype="float64", learning_rate_init=0.1)
+    fit_quietly(model, X, y)
+    assert model._flat.dtype == np.float64 and model.score(X, y) > 0.5
+
+
 # ---------------------------------------------------------------------------------------- stopping
 
 
