@@ -59,6 +59,9 @@ fnn_index fnn_weight_count(const fnn_net *net)
     return fnn_layer_offset(net, net->n_layers);
 }
 
+/* Samples per run of deferred first-layer updates (see fnn_kernels.h). */
+#define FNN_DEFERRED_ROWS 4
+
 fnn_index fnn_work_size(const fnn_net *net)
 {
     fnn_index activations = 0, widest = 0;
@@ -67,7 +70,8 @@ fnn_index fnn_work_size(const fnn_net *net)
         activations += width;
         if (width > widest) widest = width;
     }
-    return activations + 2 * widest;
+    /* + the first-layer maps, deltas, inputs and steps of one run of deferred updates */
+    return activations + 2 * widest + 2 * FNN_DEFERRED_ROWS * (fnn_padded_width(net, net->sizes[1]) + net->sizes[0]);
 }
 
 /*

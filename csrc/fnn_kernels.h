@@ -3,7 +3,8 @@
  *
  * Included by fnn.c once per type with T (the type) and SUFFIX (f64 / f32) defined. Everything
  * here is static except the FNN_DECLARE_API entry points of fnn.h. Per-row arithmetic is in T;
- * reductions over a row (dot products, softmax sums, losses) accumulate in double.
+ * reductions over a row (dot products, softmax sums, losses) accumulate in double, except the
+ * input products of deferred updates (gram_rows), which only enter a correction term.
  */
 #define FNN_CAT_(a, b) a##_##b
 #define FNN_CAT(a, b) FNN_CAT_(a, b)
@@ -385,7 +386,8 @@ static inline double FN(dot)(const T *restrict row, const T *restrict delta, fnn
  * Gradient mode (G != NULL, zeroed): G <- delta [1; z_prev]^T, W untouched.
  */
 static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_index r,
-                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work, const T *x_next)
+                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work, const T *x_next,
+                         T *deferred)
 {
     const fnn_index *sizes = net->sizes;
     const int L = net->n_layers;
@@ -412,6 +414,10 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
     fnn_index act_end = act_total - fnn_padded_width(net, K); /* start of the output layer's activations */
     for (int l = L - 1; l >= 0; --l) {
         const fnn_index n_in = sizes[l], width = fnn_padded_width(net, sizes[l + 1]); /* stored columns */
+        if (l == 0 && deferred) {
+            memcpy(deferred, delta, (size_t)width * sizeof(T)); /* the caller updates the first layer */
+            break;
+        }
         const fnn_index offset = fnn_layer_offset(net, l);
         T *block = W + offset;
         T *grad = G ? G + offset : NULL;
@@ -481,6 +487,153 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
     }
 }
 
+/*
+ * Deferred first-layer updates (dense input, no L2). Per-sample SGD changes the first layer by
+ * W <- W - lr [1; x_s] delta_s^T after each sample s, so within a run of FNN_DEFERRED_ROWS
+ * samples starting from weights W0, sample k sees
+ *     W_k^T [1; x_k] = W0^T [1; x_k] - lr sum_{s<k} (1 + x_s . x_k) delta_s.
+ * The run's first-layer maps W0^T [1; x_k] come from one pass over W0 (each weight vector used
+ * for every sample of the run), the corrections from a few short dot products, and the run's
+ * updates are applied in a second pass, w <- w - lr x_s[i] delta_s in the order of the samples.
+ * Same updates as sample-by-sample, two passes per run instead of one read-write pass per sample.
+ */
+#define NROWS FNN_DEFERRED_ROWS
+#define NVEC_DEFERRED 2        /* vectors per column block of the run's maps: NROWS x 2 sums in registers */
+#define NVEC_DEFERRED_UPDATE 3 /* ... of the run's updates: NROWS x 3 deltas in registers (measured) */
+
+/* out[k][j0 : j0 + nvec VLEN] = block^T [1; x_k] for the run's rows k (row stride width), with
+ * xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
+static FNN_INLINE void FN(affine_rows_block)(T *restrict out, const T *restrict block, const T *restrict xt,
+                                             fnn_index n_in, fnn_index width, fnn_index j0, const int nvec)
+{
+    VEC acc[NROWS][NVEC_DEFERRED];
+    for (int v = 0; v < nvec; ++v) {
+        const VEC bias = FN(load)(block + j0 + v * VLEN);
+        for (int k = 0; k < NROWS; ++k) acc[k][v] = bias;
+    }
+    for (fnn_index i = 0; i < n_in; ++i) {
+        const T *row = block + (i + 1) * width + j0;
+        VEC w[NVEC_DEFERRED];
+        for (int v = 0; v < nvec; ++v) w[v] = FN(load)(row + v * VLEN);
+        for (int k = 0; k < NROWS; ++k) {
+            const T xk = xt[i * NROWS + k];
+            for (int v = 0; v < nvec; ++v) acc[k][v] += xk * w[v];
+        }
+    }
+    for (int k = 0; k < NROWS; ++k)
+        for (int v = 0; v < nvec; ++v) FN(store)(out + k * width + j0 + v * VLEN, acc[k][v]);
+}
+
+/* block[0] -= lr sum_k delta_k; block[i + 1] -= sum_k st[i * NROWS + k] delta_k with the steps
+ * st = lr x_k[i] interleaved: one sample after the other, as sample-by-sample SGD would, over one
+ * column block (deltas row stride width). */
+static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restrict st, const T *restrict deltas,
+                                             fnn_index n_in, fnn_index width, T lr, fnn_index j0, const int nvec)
+{
+    VEC d[NROWS][NVEC_DEFERRED_UPDATE];
+    for (int k = 0; k < NROWS; ++k)
+        for (int v = 0; v < nvec; ++v) d[k][v] = FN(load)(deltas + k * width + j0 + v * VLEN);
+    for (int v = 0; v < nvec; ++v) {
+        VEC w = FN(load)(block + j0 + v * VLEN);
+        for (int k = 0; k < NROWS; ++k) w -= lr * d[k][v];
+        FN(store)(block + j0 + v * VLEN, w);
+    }
+    for (fnn_index i = 0; i < n_in; ++i) {
+        T *row = block + (i + 1) * width + j0;
+        for (int v = 0; v < nvec; ++v) {
+            VEC w = FN(load)(row + v * VLEN);
+            for (int k = 0; k < NROWS; ++k) w -= st[i * NROWS + k] * d[k][v];
+            FN(store)(row + v * VLEN, w);
+        }
+    }
+}
+
+/* gram[s][k] = xs[s] . xs[k] for s < k, one pass over the run's rows (sums in T). */
+static FNN_INLINE void FN(gram_rows)(double gram[NROWS][NROWS], const T *const *xs, fnn_index n)
+{
+    VEC acc[NROWS][NROWS];
+    for (int s = 0; s < NROWS; ++s)
+        for (int k = s + 1; k < NROWS; ++k) acc[s][k] = (VEC){0};
+    fnn_index j = 0;
+    for (; j + VLEN <= n; j += VLEN) {
+        VEC x[NROWS];
+        for (int k = 0; k < NROWS; ++k) x[k] = FN(load)(xs[k] + j);
+        for (int s = 0; s < NROWS; ++s)
+            for (int k = s + 1; k < NROWS; ++k) acc[s][k] += x[s] * x[k];
+    }
+    for (int s = 0; s < NROWS; ++s)
+        for (int k = s + 1; k < NROWS; ++k) {
+            double sum = (double)FN(sum_lanes)(acc[s][k]);
+            for (fnn_index t = j; t < n; ++t) sum += (double)xs[s][t] * (double)xs[k][t];
+            gram[s][k] = sum;
+        }
+}
+
+static FNN_INLINE void FN(affine_rows)(T *restrict out, const T *restrict block, const T *restrict xt,
+                                       fnn_index n_in, fnn_index width)
+{
+    for (fnn_index j0 = 0; j0 < width; j0 += NVEC_DEFERRED * VLEN) {
+        const fnn_index left = (width - j0) / VLEN;
+        if (left >= NVEC_DEFERRED) FN(affine_rows_block)(out, block, xt, n_in, width, j0, NVEC_DEFERRED);
+        else FN(affine_rows_block)(out, block, xt, n_in, width, j0, 1);
+    }
+}
+
+static FNN_INLINE void FN(update_rows)(T *restrict block, const T *restrict st, const T *restrict deltas,
+                                       fnn_index n_in, fnn_index width, T lr)
+{
+    for (fnn_index j0 = 0; j0 < width; j0 += NVEC_DEFERRED_UPDATE * VLEN) {
+        const fnn_index left = (width - j0) / VLEN;
+        switch (left >= NVEC_DEFERRED_UPDATE ? NVEC_DEFERRED_UPDATE : (int)left) {
+        case 3: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 3); break;
+        case 2: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 2); break;
+        default: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 1); break;
+        }
+    }
+}
+
+/* Per-sample SGD over dense rows order[0..n_order) with no L2, the first layer deferred as above. */
+static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
+                                          fnn_index n_order, const fnn_sgd *sgd, T *work)
+{
+    const fnn_index n_in = net->sizes[0], width = fnn_padded_width(net, net->sizes[1]);
+    const T lr = (T)sgd->learning_rate;
+    /* the run's first-layer maps and deltas, inputs and steps (interleaved), at the end of work */
+    T *maps = work + fnn_work_size(net) - NROWS * (2 * width + 2 * n_in);
+    T *deltas = maps + NROWS * width, *xt = deltas + NROWS * width, *st = xt + NROWS * n_in;
+    double total = 0.0;
+    for (fnn_index t0 = 0; t0 < n_order; t0 += NROWS) {
+        const int n_run = n_order - t0 < NROWS ? (int)(n_order - t0) : NROWS;
+        const T *xs[NROWS];
+        for (int k = 0; k < NROWS; ++k) xs[k] = data->values + order[t0 + (k < n_run ? k : n_run - 1)] * n_in;
+        for (fnn_index i = 0; i < n_in; ++i)
+            for (int k = 0; k < NROWS; ++k) {
+                xt[i * NROWS + k] = xs[k][i];
+                st[i * NROWS + k] = lr * xs[k][i];
+            }
+        FN(affine_rows)(maps, W, xt, n_in, width);
+        double gram[NROWS][NROWS];
+        FN(gram_rows)(gram, xs, n_in);
+        for (int k = 0; k < n_run; ++k) {
+            const fnn_index r = order[t0 + k];
+            T *a = maps + k * width;
+            for (int s = 0; s < k; ++s) { /* the earlier samples' updates, seen through x_k */
+                const T c = (T)(sgd->learning_rate * (1.0 + gram[s][k]));
+                const T *d = deltas + s * width;
+                for (fnn_index j = 0; j < width; ++j) a[j] -= c * d[j];
+            }
+            memcpy(work, a, (size_t)width * sizeof(T));
+            const T weight = data->sample_weight ? data->sample_weight[r] : (T)1;
+            T *y_hat = FN(forward_logits)(net, W, data, r, work, 1);
+            total += (double)weight * FN(output_and_loss)(net, y_hat, data->labels[r]);
+            FN(backward)(net, W, NULL, data, r, y_hat, data->labels[r], weight, sgd, work, NULL, deltas + k * width);
+        }
+        memset(deltas + n_run * width, 0, (size_t)((NROWS - n_run) * width) * sizeof(T)); /* no step */
+        FN(update_rows)(W, st, deltas, n_in, width, lr);
+    }
+    return total;
+}
+
 /* FNN_OK when the rows the call will read are valid: order[0..n_order) (every row when order is
  * NULL) are rows of data, their labels (if any) are classes of the output layer and their sparse
  * column indices are features. Only the visited rows are checked, once per call, before any
@@ -510,6 +663,10 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
     int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
 
+    if (!data->indptr && sgd->l2 == 0.0) {
+        *loss_sum += FN(sgd_deferred)(net, W, data, order, n_order, sgd, work);
+        return FNN_OK;
+    }
     double total = 0.0;
     const fnn_index n_in = net->sizes[0];
     int layer0_ready = 0;
@@ -521,7 +678,7 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
         total += (double)weight * FN(output_and_loss)(net, y_hat, y);
         /* dense input: fuse this sample's first-layer update with the next sample's forward */
         const T *x_next = (!data->indptr && t + 1 < n_order) ? data->values + order[t + 1] * n_in : NULL;
-        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work, x_next);
+        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work, x_next, NULL);
         layer0_ready = x_next != NULL;
     }
     *loss_sum += total;
@@ -566,7 +723,7 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
     memset(G, 0, (size_t)fnn_weight_count(net) * sizeof(T));
     T *y_hat = FN(forward_logits)(net, W, data, row, work, 0);
     *loss = FN(output_and_loss)(net, y_hat, data->labels[row]);
-    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work, NULL);
+    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work, NULL, NULL);
     return FNN_OK;
 }
 
@@ -733,6 +890,9 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
 }
 
 #undef FNN_BATCH_ROW
+#undef NROWS
+#undef NVEC_DEFERRED
+#undef NVEC_DEFERRED_UPDATE
 #undef VEC
 #undef NVEC
 #undef NVEC_FUSED

@@ -42,7 +42,7 @@ def assert_weights_close(actual, expected, rtol, atol_scale=1.0):
 @pytest.mark.parametrize("init", ["given", "zeros", "uniform"])
 @pytest.mark.parametrize("l2", [0.0, 0.01])
 def test_training_matches_oracle(dtype, hidden, output, init, l2):
-    X, y, k = problem(output)
+    X, y, k = problem(output, n=63)  # runs of four deferred first-layer updates, then a run of three
     X_val, y_val, _ = problem(output, n=25, seed=1)
     n_out = 1 if output == "sigmoid" else k
     sizes = [X.shape[1], *hidden, n_out]
