@@ -69,9 +69,25 @@ static FNN_INLINE void FN(affine_block)(T *restrict out, const T *restrict block
                                         const fnn_index *restrict rows, fnn_index count, fnn_index n_out,
                                         fnn_index j0, const int nvec)
 {
-    VEC acc[NVEC];
+    VEC acc[NVEC], odd[NVEC];
     for (int v = 0; v < nvec; ++v) acc[v] = FN(load)(block + j0 + v * VLEN);
-    for (fnn_index k = 0; k < count; ++k) {
+    fnn_index k = 0;
+    if (nvec <= NVEC / 2) {
+        /* a narrow block: its few sums would each be one long FMA chain, so the odd inputs go
+         * to a second set of sums */
+        for (int v = 0; v < nvec; ++v) odd[v] = (VEC){0};
+        for (; k + 1 < count; k += 2) {
+            const T x0 = x[k], x1 = x[k + 1];
+            const T *row0 = block + ((rows ? rows[k] : k) + 1) * n_out + j0;
+            const T *row1 = block + ((rows ? rows[k + 1] : k + 1) + 1) * n_out + j0;
+            for (int v = 0; v < nvec; ++v) {
+                acc[v] += x0 * FN(load)(row0 + v * VLEN);
+                odd[v] += x1 * FN(load)(row1 + v * VLEN);
+            }
+        }
+        for (int v = 0; v < nvec; ++v) acc[v] += odd[v];
+    }
+    for (; k < count; ++k) {
         const T xk = x[k];
         const T *row = block + ((rows ? rows[k] : k) + 1) * n_out + j0;
         for (int v = 0; v < nvec; ++v) acc[v] += xk * FN(load)(row + v * VLEN);
@@ -437,10 +453,8 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
                 /* LANES rows at a time: their sums come out together in one vector */
                 for (; i + LANES <= n_in; i += LANES) {
                     const VEC back = FN(dot_update_rows)(block + (i + 1) * width, delta, width, z_in + i, lr, decay);
-                    for (int k = 0; k < LANES; ++k) {
-                        const double zk = (double)z_in[i + k];
-                        delta_below[i + k] = (T)((double)back[k] * zk * (1.0 - zk));
-                    }
+                    const VEC z = FN(load)(z_in + i);
+                    FN(store)(delta_below + i, back * z * ((T)1 - z)); /* sigmoid' = z (1 - z) */
                 }
             }
             for (; i < n_in; ++i) {
