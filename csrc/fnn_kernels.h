@@ -51,7 +51,6 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
  */
 #define VLEN ((int)(FNN_VECTOR_BYTES / sizeof(T)))
 #define NVEC 8 /* at most this many vectors per column block (16 AVX registers hold 2 blocks) */
-#define NVEC_FUSED 5 /* update_affine: at most this many vectors per column block (measured) */
 typedef T FN(vec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define VEC FN(vec)
 
@@ -158,69 +157,6 @@ static FNN_INLINE void FN(update)(T *restrict block, const T *restrict x, const 
     }
 }
 
-/* One column block of update_affine: the rank-1 update of the first layer for the current
- * sample, and the next sample's affine map from the updated rows, in one pass over the weights. */
-static FNN_INLINE void FN(update_affine_block)(T *restrict block, const T *restrict x, const T *restrict delta,
-                                               const T *restrict x_next, T *restrict out_next, fnn_index n_in,
-                                               fnn_index width, T lr, T decay, fnn_index j0, const int nvec)
-{
-    VEC d[NVEC_FUSED], acc[NVEC_FUSED];
-    for (int v = 0; v < nvec; ++v) {
-        d[v] = FN(load)(delta + j0 + v * VLEN);
-        acc[v] = FN(load)(block + j0 + v * VLEN); /* the updated biases */
-    }
-    if (decay != (T)1) {
-        for (fnn_index i = 0; i < n_in; ++i) {
-            const T step = lr * x[i], next = x_next[i];
-            T *row = block + (i + 1) * width + j0;
-            for (int v = 0; v < nvec; ++v) {
-                const VEC w = decay * FN(load)(row + v * VLEN) - step * d[v];
-                FN(store)(row + v * VLEN, w);
-                acc[v] += next * w;
-            }
-        }
-    } else {
-        for (fnn_index i = 0; i < n_in; ++i) {
-            const T step = lr * x[i], next = x_next[i];
-            T *row = block + (i + 1) * width + j0;
-            for (int v = 0; v < nvec; ++v) {
-                const VEC w = FN(load)(row + v * VLEN) - step * d[v];
-                FN(store)(row + v * VLEN, w);
-                acc[v] += next * w;
-            }
-        }
-    }
-    for (int v = 0; v < nvec; ++v) FN(store)(out_next + j0 + v * VLEN, acc[v]);
-}
-
-/*
- * Fused first-layer step for dense input: W[1:] <- decay W[1:] - lr x delta^T, and
- * out_next = W^T [1; x_next] with the updated weights (the bias row must already be updated).
- * One pass over the weights instead of two; the same arithmetic, in the same order, as update
- * followed by affine.
- */
-static FNN_INLINE void FN(update_affine)(T *restrict block, const T *restrict x, const T *restrict delta,
-                                         const T *restrict x_next, T *restrict out_next, fnn_index n_in,
-                                         fnn_index width, T lr, T decay)
-{
-    /* Column blocks of at most NVEC_FUSED vectors, as even as they come (13 -> 5, 4, 4 rather
-     * than 5, 5, 3 or 4, 4, 4, 1): each vector's sum is one FMA chain, so a block of one or two
-     * vectors would wait on itself, and wider blocks run out of registers. */
-    const fnn_index n_vec = width / VLEN, n_blocks = (n_vec + NVEC_FUSED - 1) / NVEC_FUSED;
-    fnn_index j0 = 0;
-    for (fnn_index b = 0; b < n_blocks; ++b) {
-        const int nvec = (int)(n_vec / n_blocks + (b < n_vec % n_blocks));
-        switch (nvec) {
-        case 5: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 5); break;
-        case 4: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 4); break;
-        case 3: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 3); break;
-        case 2: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 2); break;
-        default: FN(update_affine_block)(block, x, delta, x_next, out_next, n_in, width, lr, decay, j0, 1); break;
-        }
-        j0 += nvec * VLEN;
-    }
-}
-
 /* The sum of a vector's lanes, pairwise in registers: log2(lanes) shuffles and adds. */
 static FNN_INLINE T FN(sum_lanes)(VEC v)
 {
@@ -322,7 +258,7 @@ static FNN_INLINE VEC FN(dot_update_rows)(T *restrict rows, const T *restrict de
 
 /* Forward pass of one row through layers [0, n_layers): activations go to work; the last layer's
  * output is left as logits (pre-activation) b. Returns a pointer to b. With layer0_ready, work
- * already holds the first layer's affine map of this row (see update_affine). */
+ * already holds the first layer's affine map of this row (see sgd_deferred). */
 static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DATA *data, fnn_index r, T *work,
                                         int layer0_ready)
 {
@@ -333,7 +269,7 @@ static FNN_INLINE T *FN(forward_logits)(const fnn_net *net, const T *W, const DA
         const fnn_index n_in = sizes[l], n_out = sizes[l + 1], width = fnn_padded_width(net, n_out);
         const T *block = W + fnn_layer_offset(net, l);
         if (l == 0 && layer0_ready) {
-            /* the previous sample's update already computed this row's first-layer affine map */
+            /* sgd_deferred already computed this row's first-layer affine map */
         } else if (l == 0 && data->indptr) {
             const fnn_index first = data->indptr[r];
             FN(affine)(out, block, data->values + first, data->indices + first, data->indptr[r + 1] - first, width);
@@ -398,12 +334,12 @@ static inline double FN(dot)(const T *restrict row, const T *restrict delta, fnn
  * in y_hat. delta starts as the output delta (y_hat - y) * sample_weight. Going down the layers,
  * the delta of the layer below, (W^T delta) * z (1 - z), is read from each weight row before the
  * row is updated.
- * SGD mode (G == NULL): W <- W - lr (delta [1; z_prev]^T + l2 W_nonbias), in place.
+ * SGD mode (G == NULL): W <- W - lr (delta [1; z_prev]^T + l2 W_nonbias), in place; with
+ * `deferred`, the first layer is left alone and its delta copied there (see sgd_deferred).
  * Gradient mode (G != NULL, zeroed): G <- delta [1; z_prev]^T, W untouched.
  */
 static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *data, fnn_index r,
-                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work, const T *x_next,
-                         T *deferred)
+                         const T *y_hat, int32_t y, T weight, const fnn_sgd *sgd, T *work, T *deferred)
 {
     const fnn_index *sizes = net->sizes;
     const int L = net->n_layers;
@@ -493,8 +429,6 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
                 for (fnn_index j = 0; j < width; ++j) row[j] *= decay;
             }
             FN(update)(block, x, rows, count, delta, width, lr, (T)1);
-        } else if (x_next) {
-            FN(update_affine)(block, x, delta, x_next, work, n_in, width, lr, decay);
         } else {
             FN(update)(block, x, rows, count, delta, width, lr, decay);
         }
@@ -502,29 +436,28 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
 }
 
 /*
- * Deferred first-layer updates (dense input, no L2). Per-sample SGD changes the first layer by
- * W <- W - lr [1; x_s] delta_s^T after each sample s, so within a run of FNN_DEFERRED_ROWS
- * samples starting from weights W0, sample k sees
- *     W_k^T [1; x_k] = W0^T [1; x_k] - lr sum_{s<k} (1 + x_s . x_k) delta_s.
- * The run's first-layer maps W0^T [1; x_k] come from one pass over W0 (each weight vector used
- * for every sample of the run), the corrections from a few short dot products, and the run's
- * updates are applied in a second pass, w <- w - lr x_s[i] delta_s in the order of the samples.
- * Same updates as sample-by-sample, two passes per run instead of one read-write pass per sample.
+ * Deferred first-layer updates (dense input). Per-sample SGD changes the first layer after each
+ * sample s by b <- b - lr delta_s (biases) and w_i <- decay w_i - lr x_s[i] delta_s (the row of
+ * input i; decay = 1 - lr l2). Within a run of FNN_DEFERRED_ROWS samples starting from weights
+ * (b0, W0), sample k therefore sees
+ *     b_k + W_k^T x_k = b0 + decay^k W0^T x_k - lr sum_{s<k} (1 + decay^(k-1-s) x_s . x_k) delta_s.
+ * The run's maps W0^T x_k come from one pass over W0 (each weight vector used for every sample
+ * of the run), the corrections from a few short dot products, and the run's updates are applied
+ * in a second pass, sample after sample as above: the same SGD, two passes over the first layer
+ * per run instead of one read-modify-write pass per sample.
  */
 #define NROWS FNN_DEFERRED_ROWS
 #define NVEC_DEFERRED 2        /* vectors per column block of the run's maps: NROWS x 2 sums in registers */
 #define NVEC_DEFERRED_UPDATE 3 /* ... of the run's updates: NROWS x 3 deltas in registers (measured) */
 
-/* out[k][j0 : j0 + nvec VLEN] = block^T [1; x_k] for the run's rows k (row stride width), with
- * xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
+/* out[k][j0 : j0 + nvec VLEN] = block[1:]^T x_k (no bias) for the run's rows k (row stride
+ * width), with xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
 static FNN_INLINE void FN(affine_rows_block)(T *restrict out, const T *restrict block, const T *restrict xt,
                                              fnn_index n_in, fnn_index width, fnn_index j0, const int nvec)
 {
     VEC acc[NROWS][NVEC_DEFERRED];
-    for (int v = 0; v < nvec; ++v) {
-        const VEC bias = FN(load)(block + j0 + v * VLEN);
-        for (int k = 0; k < NROWS; ++k) acc[k][v] = bias;
-    }
+    for (int k = 0; k < NROWS; ++k)
+        for (int v = 0; v < nvec; ++v) acc[k][v] = (VEC){0};
     for (fnn_index i = 0; i < n_in; ++i) {
         const T *row = block + (i + 1) * width + j0;
         VEC w[NVEC_DEFERRED];
@@ -538,11 +471,12 @@ static FNN_INLINE void FN(affine_rows_block)(T *restrict out, const T *restrict 
         for (int v = 0; v < nvec; ++v) FN(store)(out + k * width + j0 + v * VLEN, acc[k][v]);
 }
 
-/* block[0] -= lr sum_k delta_k; block[i + 1] -= sum_k st[i * NROWS + k] delta_k with the steps
- * st = lr x_k[i] interleaved: one sample after the other, as sample-by-sample SGD would, over one
- * column block (deltas row stride width). */
+/* The run's updates over one column block (deltas row stride width), sample after sample:
+ * block[0] -= lr delta_k, block[i + 1] <- decay_k block[i + 1] - st[i * NROWS + k] delta_k with
+ * the steps st = lr x_k[i] interleaved (decay_k is 1 for the padding samples of a short run). */
 static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restrict st, const T *restrict deltas,
-                                             fnn_index n_in, fnn_index width, T lr, fnn_index j0, const int nvec)
+                                             const T *restrict decay, fnn_index n_in, fnn_index width, T lr,
+                                             fnn_index j0, const int nvec)
 {
     VEC d[NROWS][NVEC_DEFERRED_UPDATE];
     for (int k = 0; k < NROWS; ++k)
@@ -551,6 +485,17 @@ static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restric
         VEC w = FN(load)(block + j0 + v * VLEN);
         for (int k = 0; k < NROWS; ++k) w -= lr * d[k][v];
         FN(store)(block + j0 + v * VLEN, w);
+    }
+    if (decay) {
+        for (fnn_index i = 0; i < n_in; ++i) {
+            T *row = block + (i + 1) * width + j0;
+            for (int v = 0; v < nvec; ++v) {
+                VEC w = FN(load)(row + v * VLEN);
+                for (int k = 0; k < NROWS; ++k) w = decay[k] * w - st[i * NROWS + k] * d[k][v];
+                FN(store)(row + v * VLEN, w);
+            }
+        }
+        return;
     }
     for (fnn_index i = 0; i < n_in; ++i) {
         T *row = block + (i + 1) * width + j0;
@@ -594,24 +539,25 @@ static FNN_INLINE void FN(affine_rows)(T *restrict out, const T *restrict block,
 }
 
 static FNN_INLINE void FN(update_rows)(T *restrict block, const T *restrict st, const T *restrict deltas,
-                                       fnn_index n_in, fnn_index width, T lr)
+                                       const T *restrict decay, fnn_index n_in, fnn_index width, T lr)
 {
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_DEFERRED_UPDATE * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
         switch (left >= NVEC_DEFERRED_UPDATE ? NVEC_DEFERRED_UPDATE : (int)left) {
-        case 3: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 3); break;
-        case 2: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 2); break;
-        default: FN(update_rows_block)(block, st, deltas, n_in, width, lr, j0, 1); break;
+        case 3: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 3); break;
+        case 2: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 2); break;
+        default: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 1); break;
         }
     }
 }
 
-/* Per-sample SGD over dense rows order[0..n_order) with no L2, the first layer deferred as above. */
+/* Per-sample SGD over dense rows order[0..n_order), the first layer deferred as above. */
 static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *data, const fnn_index *order,
                                           fnn_index n_order, const fnn_sgd *sgd, T *work)
 {
     const fnn_index n_in = net->sizes[0], width = fnn_padded_width(net, net->sizes[1]);
     const T lr = (T)sgd->learning_rate;
+    const double decay = 1.0 - sgd->learning_rate * sgd->l2;
     /* the run's first-layer maps and deltas, inputs and steps (interleaved), at the end of work */
     T *maps = work + fnn_work_size(net) - NROWS * (2 * width + 2 * n_in);
     T *deltas = maps + NROWS * width, *xt = deltas + NROWS * width, *st = xt + NROWS * n_in;
@@ -628,11 +574,15 @@ static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *
         FN(affine_rows)(maps, W, xt, n_in, width);
         double gram[NROWS][NROWS];
         FN(gram_rows)(gram, xs, n_in);
+        double decay_power[NROWS + 1] = {1.0}; /* decay^k */
+        for (int k = 1; k <= NROWS; ++k) decay_power[k] = decay_power[k - 1] * decay;
         for (int k = 0; k < n_run; ++k) {
             const fnn_index r = order[t0 + k];
             T *a = maps + k * width;
+            const T scale = (T)decay_power[k];
+            for (fnn_index j = 0; j < width; ++j) a[j] = W[j] + scale * a[j]; /* b0 + decay^k W0^T x_k */
             for (int s = 0; s < k; ++s) { /* the earlier samples' updates, seen through x_k */
-                const T c = (T)(sgd->learning_rate * (1.0 + gram[s][k]));
+                const T c = (T)(sgd->learning_rate * (1.0 + decay_power[k - 1 - s] * gram[s][k]));
                 const T *d = deltas + s * width;
                 for (fnn_index j = 0; j < width; ++j) a[j] -= c * d[j];
             }
@@ -640,10 +590,12 @@ static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *
             const T weight = data->sample_weight ? data->sample_weight[r] : (T)1;
             T *y_hat = FN(forward_logits)(net, W, data, r, work, 1);
             total += (double)weight * FN(output_and_loss)(net, y_hat, data->labels[r]);
-            FN(backward)(net, W, NULL, data, r, y_hat, data->labels[r], weight, sgd, work, NULL, deltas + k * width);
+            FN(backward)(net, W, NULL, data, r, y_hat, data->labels[r], weight, sgd, work, deltas + k * width);
         }
         memset(deltas + n_run * width, 0, (size_t)((NROWS - n_run) * width) * sizeof(T)); /* no step */
-        FN(update_rows)(W, st, deltas, n_in, width, lr);
+        T decays[NROWS];
+        for (int k = 0; k < NROWS; ++k) decays[k] = k < n_run ? (T)decay : (T)1; /* no decay either */
+        FN(update_rows)(W, st, deltas, decay == 1.0 ? NULL : decays, n_in, width, lr);
     }
     return total;
 }
@@ -677,23 +629,19 @@ FNN_DISPATCH int FN(fnn_sgd_epoch)(const fnn_net *net, T *W, const DATA *data, c
     int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
 
-    if (!data->indptr && sgd->l2 == 0.0) {
+    if (!data->indptr) {
         *loss_sum += FN(sgd_deferred)(net, W, data, order, n_order, sgd, work);
         return FNN_OK;
     }
+    /* sparse rows: each sample updates the rows of its non-zero inputs */
     double total = 0.0;
-    const fnn_index n_in = net->sizes[0];
-    int layer0_ready = 0;
     for (fnn_index t = 0; t < n_order; ++t) {
         const fnn_index r = order[t];
         const int32_t y = data->labels[r];
         const T weight = data->sample_weight ? data->sample_weight[r] : (T)1;
-        T *y_hat = FN(forward_logits)(net, W, data, r, work, layer0_ready);
+        T *y_hat = FN(forward_logits)(net, W, data, r, work, 0);
         total += (double)weight * FN(output_and_loss)(net, y_hat, y);
-        /* dense input: fuse this sample's first-layer update with the next sample's forward */
-        const T *x_next = (!data->indptr && t + 1 < n_order) ? data->values + order[t + 1] * n_in : NULL;
-        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work, x_next, NULL);
-        layer0_ready = x_next != NULL;
+        FN(backward)(net, W, NULL, data, r, y_hat, y, weight, sgd, work, NULL);
     }
     *loss_sum += total;
     return FNN_OK;
@@ -737,7 +685,7 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
     memset(G, 0, (size_t)fnn_weight_count(net) * sizeof(T));
     T *y_hat = FN(forward_logits)(net, W, data, row, work, 0);
     *loss = FN(output_and_loss)(net, y_hat, data->labels[row]);
-    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work, NULL, NULL);
+    FN(backward)(net, (T *)W, G, data, row, y_hat, data->labels[row], (T)1, NULL, work, NULL);
     return FNN_OK;
 }
 
@@ -909,7 +857,6 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
 #undef NVEC_DEFERRED_UPDATE
 #undef VEC
 #undef NVEC
-#undef NVEC_FUSED
 #undef VLEN
 #undef FN
 #undef DATA
