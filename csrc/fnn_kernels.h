@@ -448,7 +448,7 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
  */
 #define NROWS FNN_DEFERRED_ROWS
 #define NVEC_DEFERRED 2        /* vectors per column block of the run's maps: NROWS x 2 sums in registers */
-#define NVEC_DEFERRED_UPDATE 3 /* ... of the run's updates: NROWS x 3 deltas in registers (measured) */
+#define NVEC_DEFERRED_UPDATE 2 /* ... of the run's updates: NROWS x 2 deltas in registers (measured) */
 
 /* out[k][j0 : j0 + nvec VLEN] = block[1:]^T x_k (no bias) for the run's rows k (row stride
  * width), with xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
@@ -543,11 +543,9 @@ static FNN_INLINE void FN(update_rows)(T *restrict block, const T *restrict st, 
 {
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_DEFERRED_UPDATE * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
-        switch (left >= NVEC_DEFERRED_UPDATE ? NVEC_DEFERRED_UPDATE : (int)left) {
-        case 3: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 3); break;
-        case 2: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 2); break;
-        default: FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 1); break;
-        }
+        if (left >= NVEC_DEFERRED_UPDATE)
+            FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, NVEC_DEFERRED_UPDATE);
+        else FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 1);
     }
 }
 
