@@ -70,8 +70,8 @@ fnn_index fnn_work_size(const fnn_net *net)
         activations += width;
         if (width > widest) widest = width;
     }
-    /* + the first-layer maps, deltas, inputs and steps of one run of deferred updates */
-    return activations + 2 * widest + 2 * FNN_DEFERRED_ROWS * (fnn_padded_width(net, net->sizes[1]) + net->sizes[0]);
+    /* + the first-layer maps, deltas and inputs of one run of deferred updates */
+    return activations + 2 * widest + FNN_DEFERRED_ROWS * (2 * fnn_padded_width(net, net->sizes[1]) + net->sizes[0]);
 }
 
 /*

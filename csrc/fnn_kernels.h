@@ -450,8 +450,8 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
 #define NVEC_DEFERRED 2        /* vectors per column block of the run's maps: NROWS x 2 sums in registers */
 #define NVEC_DEFERRED_UPDATE 2 /* ... of the run's updates: NROWS x 2 deltas in registers (measured) */
 
-/* out[k][j0 : j0 + nvec VLEN] = block[1:]^T x_k (no bias) for the run's rows k (row stride
- * width), with xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
+/* out[k][j0 : j0 + nvec VLEN] = block[1:]^T x_k (no bias) for the run's rows k (out's row
+ * stride width), with xt[i * NROWS + k] = x_k[i] (the run's inputs interleaved). */
 static FNN_INLINE void FN(affine_rows_block)(T *restrict out, const T *restrict block, const T *restrict xt,
                                              fnn_index n_in, fnn_index width, fnn_index j0, const int nvec)
 {
@@ -472,26 +472,28 @@ static FNN_INLINE void FN(affine_rows_block)(T *restrict out, const T *restrict 
 }
 
 /* The run's updates over one column block (deltas row stride width), sample after sample:
- * block[0] -= lr delta_k, block[i + 1] <- decay_k block[i + 1] - st[i * NROWS + k] delta_k with
- * the steps st = lr x_k[i] interleaved (decay_k is 1 for the padding samples of a short run). */
-static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restrict st, const T *restrict deltas,
+ * block[0] -= lr delta_k, block[i + 1] <- decay_k block[i + 1] - x_k[i] (lr delta_k) with the
+ * inputs interleaved as for the maps (decay_k is 1 for the padding samples of a short run). The
+ * steps lr delta_k are formed once per block, so a row costs one FMA per sample and vector. */
+static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restrict xt, const T *restrict deltas,
                                              const T *restrict decay, fnn_index n_in, fnn_index width, T lr,
                                              fnn_index j0, const int nvec)
 {
     VEC d[NROWS][NVEC_DEFERRED_UPDATE];
     for (int k = 0; k < NROWS; ++k)
-        for (int v = 0; v < nvec; ++v) d[k][v] = FN(load)(deltas + k * width + j0 + v * VLEN);
+        for (int v = 0; v < nvec; ++v) d[k][v] = lr * FN(load)(deltas + k * width + j0 + v * VLEN);
     for (int v = 0; v < nvec; ++v) {
         VEC w = FN(load)(block + j0 + v * VLEN);
-        for (int k = 0; k < NROWS; ++k) w -= lr * d[k][v];
+        for (int k = 0; k < NROWS; ++k) w -= d[k][v];
         FN(store)(block + j0 + v * VLEN, w);
     }
     if (decay) {
         for (fnn_index i = 0; i < n_in; ++i) {
             T *row = block + (i + 1) * width + j0;
+            const T *x = xt + i * NROWS;
             for (int v = 0; v < nvec; ++v) {
                 VEC w = FN(load)(row + v * VLEN);
-                for (int k = 0; k < NROWS; ++k) w = decay[k] * w - st[i * NROWS + k] * d[k][v];
+                for (int k = 0; k < NROWS; ++k) w = decay[k] * w - x[k] * d[k][v];
                 FN(store)(row + v * VLEN, w);
             }
         }
@@ -499,9 +501,10 @@ static FNN_INLINE void FN(update_rows_block)(T *restrict block, const T *restric
     }
     for (fnn_index i = 0; i < n_in; ++i) {
         T *row = block + (i + 1) * width + j0;
+        const T *x = xt + i * NROWS;
         for (int v = 0; v < nvec; ++v) {
             VEC w = FN(load)(row + v * VLEN);
-            for (int k = 0; k < NROWS; ++k) w -= st[i * NROWS + k] * d[k][v];
+            for (int k = 0; k < NROWS; ++k) w -= x[k] * d[k][v];
             FN(store)(row + v * VLEN, w);
         }
     }
@@ -538,14 +541,14 @@ static FNN_INLINE void FN(affine_rows)(T *restrict out, const T *restrict block,
     }
 }
 
-static FNN_INLINE void FN(update_rows)(T *restrict block, const T *restrict st, const T *restrict deltas,
+static FNN_INLINE void FN(update_rows)(T *restrict block, const T *restrict xt, const T *restrict deltas,
                                        const T *restrict decay, fnn_index n_in, fnn_index width, T lr)
 {
     for (fnn_index j0 = 0; j0 < width; j0 += NVEC_DEFERRED_UPDATE * VLEN) {
         const fnn_index left = (width - j0) / VLEN;
         if (left >= NVEC_DEFERRED_UPDATE)
-            FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, NVEC_DEFERRED_UPDATE);
-        else FN(update_rows_block)(block, st, deltas, decay, n_in, width, lr, j0, 1);
+            FN(update_rows_block)(block, xt, deltas, decay, n_in, width, lr, j0, NVEC_DEFERRED_UPDATE);
+        else FN(update_rows_block)(block, xt, deltas, decay, n_in, width, lr, j0, 1);
     }
 }
 
@@ -556,21 +559,16 @@ static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *
     const fnn_index n_in = net->sizes[0], width = fnn_padded_width(net, net->sizes[1]);
     const T lr = (T)sgd->learning_rate;
     const double decay = 1.0 - sgd->learning_rate * sgd->l2;
-    /* the run's first-layer maps and deltas, inputs and steps (interleaved), at the end of work;
-     * the steps lr x_k[i] are stored once per run so that the update pass does not redo the
-     * multiplication in every column block (measured: ~8% of a S1 sample) */
-    T *maps = work + fnn_work_size(net) - NROWS * (2 * width + 2 * n_in);
-    T *deltas = maps + NROWS * width, *xt = deltas + NROWS * width, *st = xt + NROWS * n_in;
+    /* the run's first-layer maps and deltas and its inputs (interleaved), at the end of work */
+    T *maps = work + fnn_work_size(net) - NROWS * (2 * width + n_in);
+    T *deltas = maps + NROWS * width, *xt = deltas + NROWS * width;
     double total = 0.0;
     for (fnn_index t0 = 0; t0 < n_order; t0 += NROWS) {
         const int n_run = n_order - t0 < NROWS ? (int)(n_order - t0) : NROWS;
         const T *xs[NROWS];
         for (int k = 0; k < NROWS; ++k) xs[k] = data->values + order[t0 + (k < n_run ? k : n_run - 1)] * n_in;
         for (fnn_index i = 0; i < n_in; ++i)
-            for (int k = 0; k < NROWS; ++k) {
-                xt[i * NROWS + k] = xs[k][i];
-                st[i * NROWS + k] = lr * xs[k][i];
-            }
+            for (int k = 0; k < NROWS; ++k) xt[i * NROWS + k] = xs[k][i];
         FN(affine_rows)(maps, W, xt, n_in, width);
         double gram[NROWS][NROWS];
         FN(gram_rows)(gram, xs, n_in);
@@ -595,7 +593,7 @@ static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *
         memset(deltas + n_run * width, 0, (size_t)((NROWS - n_run) * width) * sizeof(T)); /* no step */
         T decays[NROWS];
         for (int k = 0; k < NROWS; ++k) decays[k] = k < n_run ? (T)decay : (T)1; /* no decay either */
-        FN(update_rows)(W, st, deltas, decay == 1.0 ? NULL : decays, n_in, width, lr);
+        FN(update_rows)(W, xt, deltas, decay == 1.0 ? NULL : decays, n_in, width, lr);
     }
     return total;
 }
