@@ -6,7 +6,6 @@ The default build runs on any x86-64 CPU; set FASTNN_NATIVE=1 to compile for thi
 (-march=native), and FASTNN_SANITIZE=1 for an AddressSanitizer + UBSan build used by the tests.
 """
 import os
-import platform
 
 import numpy
 from Cython.Build import cythonize
@@ -36,18 +35,13 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-# glibc's vector math library (libmvec) gives the AVX2 kernels a vector exp for the sigmoid.
-USE_LIBMVEC = (platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
-               and platform.libc_ver()[0] == "glibc" and os.environ.get("FASTNN_NO_LIBMVEC") != "1")
-
 extensions = [
     Extension(
         "fastnn._core",
         sources=["src/fastnn/_core.pyx", "csrc/fnn.c"],
         include_dirs=["csrc", numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
-        + ([("FNN_USE_LIBMVEC", "1")] if USE_LIBMVEC else []),
-        libraries=["mvec", "m"] if USE_LIBMVEC else [],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        libraries=[] if os.name == "nt" else ["m"],
         depends=["csrc/fnn.h", "csrc/fnn_kernels.h", "src/fastnn/_core.pxd"],
     )
 ]

@@ -145,7 +145,10 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
                                      const fnn_data_##SUFFIX *data, fnn_index first,           \
                                      fnn_index n_rows, fnn_index batch_size,                   \
                                      fnn_gemm_##SUFFIX gemm, T *output, T *work,               \
-                                     double *loss_sum);
+                                     double *loss_sum);                                        \
+    /* z[j] <- sigmoid(z[j]) for j < n: the hidden layers' activation, as the kernels compute  \
+       it (exposed so that its accuracy can be tested against libm). */                        \
+    void fnn_sigmoid_##SUFFIX(T *z, fnn_index n);
 FNN_DECLARE_API(double, f64)
 FNN_DECLARE_API(float, f32)
 #undef FNN_DECLARE_API

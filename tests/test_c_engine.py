@@ -11,7 +11,6 @@ Each test skips, saying why, where gcc, its sanitizer runtimes or valgrind are m
 
 import functools
 import os
-import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,20 +60,12 @@ def gcc_links(*flags):
     return probe.returncode == 0
 
 
-def libmvec_flags():
-    """(cflags, libs) of glibc's vector math library where setup.py links it (Linux x86-64 glibc)."""
-    if (GCC is not None and platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
-            and platform.libc_ver()[0] == "glibc" and gcc_links("-lmvec")):
-        return ["-DFNN_USE_LIBMVEC=1"], ["-lmvec"]
-    return [], []
-
-
 # name -> (compile flags, libraries): as setup.py builds the extension, and baseline scalar code
 BUILDS = {
-    "shipped": (["-O3", *libmvec_flags()[0]], libmvec_flags()[1]),
+    "shipped": (["-O3"], []),
     "baseline": (["-O2", "-DFNN_NO_DISPATCH"], []),
     # -O0: nothing optimised away before the sanitizers see it (and a quicker build)
-    "sanitized": (["-O0", *SANITIZE_FLAGS, *libmvec_flags()[0]], libmvec_flags()[1]),
+    "sanitized": (["-O0", *SANITIZE_FLAGS], []),
 }
 
 

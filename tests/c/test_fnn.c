@@ -372,6 +372,8 @@ int main(void)
     }
     test_extreme_logits_f64();
     test_extreme_logits_f32();
+    test_sigmoid_accuracy_f64();
+    test_sigmoid_accuracy_f32();
     printf("test_fnn: %d checks, %d failed\n", n_checks, n_failures);
     return n_failures ? 1 : 0;
 }
@@ -1042,6 +1044,39 @@ static void TF(check_logits)(const shape *s, const double *logits, const char *w
     free(work);
     free(E);
     free(W);
+}
+
+/* fnn_sigmoid against a long double reference, over a sweep of [-800, 800] (both tails, where
+ * e^-|a| runs down through the subnormals to 0) and the special values: within 3 ulp of
+ * TEST_T (absolute below the smallest normal number), limits exact, NaN kept. Odd counts
+ * exercise the scalar tail after the vectors. */
+static void TF(test_sigmoid_accuracy)(void)
+{
+    const double eps = sizeof(TEST_T) == 8 ? 0x1p-52 : 0x1p-23, tiny = sizeof(TEST_T) == 8 ? 0x1p-1022 : 0x1p-126;
+    enum { N = 200003 };
+    TEST_T *z = xmalloc(N * sizeof *z);
+    for (int i = 0; i < N; ++i) z[i] = (TEST_T)(-800.0 + 1600.0 * i / (N - 1));
+    double worst = 0.0, worst_at = 0.0;
+    TEST_T *in = xmalloc(N * sizeof *in);
+    memcpy(in, z, N * sizeof *z);
+    CAT(fnn_sigmoid, TS)(z, N);
+    for (int i = 0; i < N; ++i) {
+        const long double a = in[i];
+        const double ref = (double)(a >= 0 ? 1.0L / (1.0L + expl(-a)) : expl(a) / (1.0L + expl(a)));
+        const double err = fabs((double)z[i] - ref) / (ref > tiny ? ref : tiny);
+        if (err > worst) worst = err, worst_at = (double)in[i];
+    }
+    CHECK(worst <= 3 * eps, "%s sigmoid: %.3g ulp at %.17g", TYPE_NAME, worst / eps, worst_at);
+    TEST_T special[] = {(TEST_T)-INFINITY, (TEST_T)INFINITY, (TEST_T)NAN, (TEST_T)0.0, (TEST_T)-0.0, (TEST_T)1e-30,
+                        (TEST_T)-1e-30};
+    CAT(fnn_sigmoid, TS)(special, 7);
+    CHECK(special[0] == 0 && special[1] == 1 && isnan(special[2]) && special[3] == (TEST_T)0.5 &&
+              special[4] == (TEST_T)0.5 && special[5] == (TEST_T)0.5 && special[6] == (TEST_T)0.5,
+          "%s sigmoid of -inf, inf, nan, 0, -0, +-1e-30: %g %g %g %g %g %g %g", TYPE_NAME, (double)special[0],
+          (double)special[1], (double)special[2], (double)special[3], (double)special[4], (double)special[5],
+          (double)special[6]);
+    free(in);
+    free(z);
 }
 
 static void TF(test_extreme_logits)(void)
