@@ -3,11 +3,15 @@
 Usage (from the project root)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py \
-        [--quick] [--shapes S1,S2,S3] [--repeats N] [--out DIR] [--write-results]
+        [--quick] [--shapes S1,S2,S3] [--repeats N] [--min-seconds S] [--out DIR] [--write-results]
 
 Every contender of `peers.REGISTRY` is set up and warmed up (one untimed
 epoch), then timed round-robin: repeat 1 of every contender, then repeat 2 of
-every contender, ...; the median time is reported.  Missing peers are skipped
+every contender, ...; the median time is reported.  A repeat runs a contender's
+epoch back to back as many times as its warm-up says fill ``--min-seconds``
+(as ``timeit`` autoranges), so that a 20 ms epoch is not timed alone right
+after another library had the core: the first milliseconds after such a switch
+run measurably slower.  Missing peers are skipped
 with the command that installs them; this script installs nothing.
 
 Writes ``RESULTS.md``, ``results.json`` and ``bench.png`` into ``--out``
@@ -53,6 +57,8 @@ SHAPES = {
 FULL_ROWS = {"S1": 9000, "S2": 10000, "S3": 10000}
 PREDICT_ROWS = 10000
 QUICK_ROWS = 50
+MIN_REPEAT_SECONDS = 0.2  # a timed repeat lasts at least this long (timeit's autorange uses 0.2 s)
+MAX_RUNS_PER_REPEAT = 50
 MNIST_ZERO_FRACTION = 0.81  # MNIST pixels are ~81% zeros
 OCR_ONE_FRACTION = 0.21  # the OCR letters are ~21% ones
 
@@ -76,6 +82,9 @@ def parse_args(argv):
                         "S3 (784→256→256→10); default all")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed epochs per contender (default 5, 1 with --quick)")
+    parser.add_argument("--min-seconds", type=float, default=MIN_REPEAT_SECONDS,
+                        help="a timed repeat runs a contender back to back for at least this long "
+                        f"(default {MIN_REPEAT_SECONDS:g}; 0: one run per repeat; ignored with --quick)")
     parser.add_argument("--rows", type=int, default=None,
                         help="use only the first ROWS training rows of each shape (default: all; "
                         f"{QUICK_ROWS} with --quick)")
@@ -110,6 +119,8 @@ def parse_args(argv):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if not args.min_seconds >= 0:  # also NaN
+        parser.error(f"--min-seconds must be 0 or more, got {args.min_seconds}")
     args.only = [w.strip() for w in args.only.split(",") if w.strip()] if args.only else None
     return args
 
@@ -274,7 +285,14 @@ def predict_data(X, y, m):
 # --------------------------------------------------------------------------
 
 
-def run_shape(shape, data, contenders, repeats, log, warm_up=True):
+def runs_per_repeat(warm_up_seconds, min_seconds):
+    """How many back-to-back runs make a timed repeat of at least `min_seconds`."""
+    if min_seconds <= 0 or warm_up_seconds <= 0:
+        return 1
+    return max(1, min(MAX_RUNS_PER_REPEAT, int(np.ceil(min_seconds / warm_up_seconds))))
+
+
+def run_shape(shape, data, contenders, repeats, log, warm_up=True, min_seconds=MIN_REPEAT_SECONDS):
     """Set up, warm up and time every contender on one shape, interleaved.
 
     Parameters
@@ -288,25 +306,29 @@ def run_shape(shape, data, contenders, repeats, log, warm_up=True):
         Progress printer.
     warm_up : bool, default=True
         Run each contender once, untimed, before the timed rounds.
+    min_seconds : float, default=MIN_REPEAT_SECONDS
+        A timed repeat runs the contender back to back until the warm-up's time says
+        this many seconds are filled (one run without a warm-up); its seconds are the
+        mean per run.
 
     Returns
     -------
     records : list of dict
         One per contender: status ``ok``, ``skipped`` or ``failed``, the note,
-        the timed seconds and the rows.
+        the timed seconds (one per repeat), the runs per repeat and the rows.
     """
     records, active = [], []
     for c in contenders:
         record = {"shape": shape.name, "library": c.library, "path": c.path, "task": c.task,
                   "dtype": c.dtype.name, "key": c.key, "note": c.note, "is_reference":
                   type(c) is peers.FASTNN_REFERENCE[c.task], "rows": len(data[c.task][0]),
-                  "seconds": []}
+                  "seconds": [], "runs_per_repeat": 1}
         records.append(record)
         t0 = time.perf_counter()
         try:
             c.setup(shape, *data[c.task])
             if warm_up:
-                c.run()  # untimed
+                record["runs_per_repeat"] = runs_per_repeat(c.run(), min_seconds)  # untimed
         except Skip as exc:
             record.update(status="skipped", reason=str(exc))
             log(f"  skip  {c.key}: {exc}")
@@ -319,7 +341,8 @@ def run_shape(shape, data, contenders, repeats, log, warm_up=True):
             continue
         record["status"] = "ok"
         active.append((c, record))
-        log(f"  ready {c.key} (setup{' and warm-up' if warm_up else ''} {time.perf_counter() - t0:.2f} s)")
+        log(f"  ready {c.key} (setup{' and warm-up' if warm_up else ''} {time.perf_counter() - t0:.2f} s; "
+            f"{record['runs_per_repeat']} run(s) per repeat)")
 
     gc.collect()
     gc.freeze()  # setup's objects too: the gc.collect() before each run stays cheap
@@ -329,7 +352,8 @@ def run_shape(shape, data, contenders, repeats, log, warm_up=True):
                 continue
             gc.collect()
             try:
-                record["seconds"].append(c.run())
+                runs = record["runs_per_repeat"]
+                record["seconds"].append(sum(c.run() for _ in range(runs)) / runs)
             except Exception as exc:  # one broken contender must not stop the others
                 record.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
                 log(f"  FAIL  {c.key}:\n{traceback.format_exc()}")
@@ -406,8 +430,12 @@ def write_markdown(path, meta, results, chart_name):
              f"the best counts):** dgemm {meta['gemm']['float64']:.1f} GFLOP/s, "
              f"sgemm {meta['gemm']['float32']:.1f} GFLOP/s")
     warm = "no warm-up (quick run)" if meta["quick"] else "one untimed warm-up epoch"
+    fill = (f"each repeat runs the contender's epoch back to back until it lasts ≥ {meta['min_seconds']:g} s "
+            "(the warm-up's time sets the count; the mean per run counts)" if meta["min_seconds"] > 0
+            else "each repeat is one run")
     L.append(f"- **Timing:** {warm}, then {meta['repeats']} timed repeat(s) per contender, "
-             "round-robin over contenders; medians. Learning rate 0.01, no momentum, rows in order.")
+             f"round-robin over contenders; {fill}; medians of the repeats. "
+             "Learning rate 0.01, no momentum, rows in order.")
     L.append("")
     if meta["missing"]:
         L.append("**Not installed here** (their contenders are skipped): "
@@ -592,6 +620,7 @@ def main(argv=None):
             "note": args.note,
             "quick": args.quick,
             "repeats": args.repeats,
+            "min_seconds": 0.0 if args.quick else args.min_seconds,
             "cpu": cpu_info(),
             "versions": versions(torch),
             "threads": {
@@ -619,7 +648,8 @@ def main(argv=None):
             contenders = [cls(dtype, ctx) for cls, dtype in peers.REGISTRY]
             if args.only:
                 contenders = [c for c in contenders if any(w.lower() in c.key.lower() for w in args.only)]
-            records = run_shape(shape, data, contenders, args.repeats, log, warm_up=not args.quick)
+            records = run_shape(shape, data, contenders, args.repeats, log, warm_up=not args.quick,
+                                min_seconds=0.0 if args.quick else args.min_seconds)
             measure_gemm()
             add_rates(records, shape, gemm)
             results[name] = {"source": source, "predict_rows": args.predict_rows, "records": records}

@@ -61,17 +61,34 @@ def test_unknown_shape_is_refused_with_the_valid_names():
     assert "S1,S2,S3" in proc.stderr
 
 
-def _import_peers():
-    """Import bench/peers.py without leaving its thread-variable pinning in this process."""
+def test_bad_min_seconds_is_refused():
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--min-seconds", "-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "--min-seconds" in proc.stderr
+
+
+def test_runs_per_repeat_fill_the_minimum_time():
+    run = _import_bench("run")
+    assert run.runs_per_repeat(0.02, 0.2) == 10
+    assert run.runs_per_repeat(0.03, 0.2) == 7
+    assert run.runs_per_repeat(5.0, 0.2) == 1
+    assert run.runs_per_repeat(1e-7, 0.2) == run.MAX_RUNS_PER_REPEAT
+    assert run.runs_per_repeat(0.02, 0.0) == 1
+
+
+def _import_bench(name):
+    """Import bench/<name>.py without leaving its thread-variable pinning in this process."""
     saved = dict(os.environ)
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        import peers
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "bench"))
         os.environ.clear()
         os.environ.update(saved)
-    return peers
 
 
 def _epoch_weights(contender, shape, X, y):
@@ -86,7 +103,7 @@ def _epoch_weights(contender, shape, X, y):
 
 def test_per_sample_contenders_compute_the_same_epoch(tmp_path):
     """The NumPy and PyTorch loops are the same SGD: one epoch from the same weights agrees."""
-    peers = _import_peers()
+    peers = _import_bench("peers")
     shape = peers.Shape("T", (6, 5, 4, 3))
     rng = np.random.default_rng(0)
     X = rng.random((40, 6))
