@@ -5,6 +5,8 @@
  * here is static except the FNN_DECLARE_API entry points of fnn.h. Per-row arithmetic is in T;
  * reductions over a row (dot products, softmax sums, losses) accumulate in double, except the
  * input products of deferred updates (gram_rows), which only enter a correction term.
+ * Every helper that does arithmetic is FNN_INLINE: one left out of line is compiled once, for
+ * baseline x86-64, and its vector code then runs at half width even in the AVX2 entry points.
  */
 #define FNN_CAT_(a, b) a##_##b
 #define FNN_CAT(a, b) FNN_CAT_(a, b)
@@ -359,7 +361,7 @@ static inline double FN(softplus)(double a)
  * softmax: J = logsumexp(b) - b_y;  sigmoid: J = softplus(-b) for y = 1, softplus(b) for y = 0.
  * Infinite logits (an overflowing affine map) give the limits: the classes at +inf share the
  * probability; J is then 0-ish or +inf, never NaN. NaN logits stay NaN for the caller to see. */
-static double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y)
+static FNN_INLINE double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y)
 {
     const fnn_index K = net->sizes[net->n_layers];
     if (net->output == FNN_OUTPUT_SIGMOID) {
@@ -385,7 +387,7 @@ static double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y)
 }
 
 /* sum_j row[j] delta[j], accumulated in double. */
-static inline double FN(dot)(const T *restrict row, const T *restrict delta, fnn_index n)
+static FNN_INLINE double FN(dot)(const T *restrict row, const T *restrict delta, fnn_index n)
 {
     double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
@@ -764,7 +766,7 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
  * 1..L, (nb, pad(sizes[l])) each, then two delta buffers (nb, widest). Returns the output logits.
  * Consecutive dense rows go to the first GEMM in place, without the gather.
  */
-static T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
+static FNN_INLINE T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
                             fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
 {
     const fnn_index *sizes = net->sizes;
