@@ -1,6 +1,7 @@
 """fastnn.Network against the NumPy oracle: training, losses, gradients, inputs, real data."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -311,6 +312,30 @@ def test_callback_sees_each_epoch_and_its_exception_propagates():
 def test_bad_training_input(X, y, message):
     with pytest.raises(ValueError, match=message):
         fastnn.Network(hidden=(2,)).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bad, message", [(np.nan, "contains NaN"), (np.inf, "infinity"), (-np.inf, "infinity")])
+def test_bad_values_in_an_array_ready_for_the_engine(dtype, bad, message):
+    """C-contiguous arrays of the network's dtype skip check_array; the finiteness check stays."""
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 3)).astype(dtype)
+    net = fastnn.Network(hidden=(2,), epochs=1, dtype=dtype).fit(X, np.arange(40) % 2)
+    X[17, 1] = bad
+    with pytest.raises(ValueError, match=message):
+        net.predict_proba(X)
+    with pytest.raises(ValueError, match=message):
+        net.fit(X, np.arange(40) % 2)
+
+
+def test_huge_finite_values_ready_for_the_engine_are_accepted():
+    """Their sum overflows; the full check then finds every value finite."""
+    X = np.full((4, 2), np.finfo(np.float32).max / 2, dtype=np.float32)
+    net = fastnn.Network(hidden=(2,), epochs=1, dtype="float32").fit(np.eye(2, dtype=np.float32), [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and the check's overflowing sum warns of nothing
+        P = net.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
 
 
 def test_object_array_of_strings_is_a_type_error():
