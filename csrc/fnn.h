@@ -148,7 +148,12 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
                                      double *loss_sum);                                        \
     /* z[j] <- sigmoid(z[j]) for j < n: the hidden layers' activation, as the kernels compute  \
        it (exposed so that its accuracy can be tested against libm). */                        \
-    void fnn_sigmoid_##SUFFIX(T *z, fnn_index n);
+    void fnn_sigmoid_##SUFFIX(T *z, fnn_index n);                                              \
+    /* Lock-free parallel SGD (Hogwild!): a thread that trained its private copy `local` since  \
+       `snapshot` adds what it learned to `shared` and continues from there: shared += local -  \
+       snapshot, then local = snapshot = shared (n entries). Other threads may publish to      \
+       `shared` at the same time; an update can then be lost, as Hogwild! allows. */           \
+    void fnn_publish_##SUFFIX(T *shared, T *local, T *snapshot, fnn_index n);
 FNN_DECLARE_API(double, f64)
 FNN_DECLARE_API(float, f32)
 #undef FNN_DECLARE_API

@@ -672,6 +672,16 @@ static FNN_INLINE double FN(sgd_deferred)(const fnn_net *net, T *W, const DATA *
 
 FNN_DISPATCH void FN(fnn_sigmoid)(T *z, fnn_index n) { FN(sigmoid_array)(z, n); }
 
+void FN(fnn_publish)(T *shared, T *local, T *snapshot, fnn_index n)
+{
+    for (fnn_index i = 0; i < n; ++i) {
+        const T w = shared[i] + (local[i] - snapshot[i]); /* read and written unlocked, on purpose */
+        shared[i] = w;
+        local[i] = w;
+        snapshot[i] = w;
+    }
+}
+
 /* FNN_OK when the rows the call will read are valid: order[0..n_order) (every row when order is
  * NULL) are rows of data, their labels (if any) are classes of the output layer and their sparse
  * column indices are features. Only the visited rows are checked, once per call, before any

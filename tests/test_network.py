@@ -267,6 +267,36 @@ def test_engine_result_does_not_depend_on_alignment(dtype, sparse):
     np.testing.assert_array_equal(shifted, aligned)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_publishing_epoch_alone_matches_the_plain_epoch(dtype, batch_size):
+    """One thread publishing to `shared` every chunk ends where the plain epoch ends (to rounding:
+    shared + (local - snapshot) is local up to one rounding per publication)."""
+    X, y, _ = problem("softmax", n=90)
+    sizes = [X.shape[1], 13, 4]
+    arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX, dtype)
+    data = fastnn.network.make_dataset(X.astype(dtype), np.dtype(dtype), labels=y.astype(np.int32))
+    order = np.arange(len(y), dtype=np.intp)
+    plain = pack_weights(random_weights(sizes, seed=3), dtype)
+    shared, local, snapshot = plain.copy(), plain.copy(), plain.copy()
+    if batch_size == 1:
+        fastnn._core.sgd_epoch(arch, plain, data, order, 0.2, 0.0, 16)
+        fastnn._core.sgd_epoch(arch, local, data, order, 0.2, 0.0, 16, None, shared, snapshot)
+    else:
+        fastnn._core.minibatch_epoch(arch, plain, data, order, 0.2, 0.0, batch_size, 16)
+        fastnn._core.minibatch_epoch(arch, local, data, order, 0.2, 0.0, batch_size, 16, None, shared, snapshot)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(shared, plain, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(local, shared)  # the thread continues from the shared state
+    np.testing.assert_array_equal(snapshot, shared)
+    start = pack_weights(random_weights(sizes, seed=3), dtype)
+    assert np.abs(shared - start).max() > 1e-3  # it did train
+    with pytest.raises(ValueError, match="together"):
+        fastnn._core.sgd_epoch(arch, local, data, order, 0.2, 0.0, 16, None, shared, None)
+    with pytest.raises(ValueError, match="shaped and typed"):
+        fastnn._core.sgd_epoch(arch, local, data, order, 0.2, 0.0, 16, None, shared[:-1].copy(), snapshot)
+
+
 def test_hogwild_trains_to_similar_quality():
     X, y = synthetic_data(2000, 10, 3, 0)
     serial = fastnn.Network(hidden=(16,), learning_rate=0.1, epochs=5, random_state=0).fit(X, y)

@@ -81,6 +81,8 @@ cdef extern from "fnn.h" nogil:
     int fnn_minibatch_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data,
                                 const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
                                 fnn_gemm_f32 gemm, float *work, double *loss_sum)
+    void fnn_publish_f64(double *shared, double *local, double *snapshot, fnn_index n)
+    void fnn_publish_f32(float *shared, float *local, float *snapshot, fnn_index n)
     int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,
                                 fnn_index first, fnn_index n_rows, fnn_index batch_size,
                                 fnn_gemm_f64 gemm, double *output, double *work, double *loss_sum)

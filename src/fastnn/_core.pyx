@@ -268,13 +268,18 @@ cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, obje
 
 
 def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[::1] order,
-              double learning_rate, double l2=0.0, Py_ssize_t chunk=1024, stop=None):
+              double learning_rate, double l2=0.0, Py_ssize_t chunk=1024, stop=None,
+              shared=None, snapshot=None):
     """One per-sample SGD pass over ``data`` rows in ``order``, updating ``W`` in place.
 
     The GIL is released around the engine; between chunks of ``chunk`` samples the GIL is
     taken back to let signal handlers run, so Ctrl-C interrupts between two samples (the
     weights then hold a consistent state). ``stop``, a one-element int8 array shared with
     other threads, ends the pass early at the next chunk boundary once it is non-zero.
+
+    With ``shared`` and ``snapshot`` (arrays like ``W``), ``W`` is a thread's private copy in
+    lock-free parallel SGD: after each chunk it is published to ``shared`` (see
+    ``fnn_publish`` in ``fnn.h``: ``shared += W - snapshot``, then ``W = snapshot = shared``).
 
     Returns
     -------
@@ -290,6 +295,10 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     sgd.l2 = l2
     cdef floating[::1] work = aligned_zeros(fnn_work_size(&arch.net),
                                             np.float64 if floating is double else np.float32)
+    cdef floating[::1] shared_view, snapshot_view
+    cdef bint publish = _publication(W, shared, snapshot)
+    if publish:
+        shared_view, snapshot_view = shared, snapshot
     cdef double loss_sum = 0.0
     cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
     cdef int status = FNN_OK
@@ -303,23 +312,40 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
             if floating is double:
                 status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start],
                                            end - start, &sgd, &work[0], &loss_sum)
+                if publish and status == FNN_OK:
+                    fnn_publish_f64(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
             else:
                 status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start],
                                            end - start, &sgd, &work[0], &loss_sum)
+                if publish and status == FNN_OK:
+                    fnn_publish_f32(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
         _raise_for_status(status)
         PyErr_CheckSignals()
         start = end
     return loss_sum
 
 
+cdef bint _publication(floating[::1] W, shared, snapshot) except -1:
+    """Whether the epoch publishes to ``shared`` (both given, each shaped like ``W``)."""
+    if shared is None and snapshot is None:
+        return False
+    if shared is None or snapshot is None:
+        raise ValueError("shared and snapshot go together")
+    for name, array in (("shared", shared), ("snapshot", snapshot)):
+        if array.dtype != np.asarray(W).dtype or array.shape != (W.shape[0],):
+            raise ValueError(f"{name} must be shaped and typed like the weights")
+    return True
+
+
 def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[::1] order,
                     double learning_rate, double l2, Py_ssize_t batch_size, Py_ssize_t chunk=1024,
-                    stop=None):
+                    stop=None, shared=None, snapshot=None):
     """One mini-batch SGD pass over ``data`` rows in ``order`` (BLAS GEMMs), updating ``W``.
 
     Batches are consecutive runs of ``batch_size`` entries of ``order``; each update is
     ``W <- W - learning_rate * (mean batch gradient + l2 * W_nonbias)``. Signals are checked
-    between chunks of about ``chunk`` rows (whole batches), as in :func:`sgd_epoch`.
+    between chunks of about ``chunk`` rows (whole batches), and ``shared``/``snapshot`` publish
+    after each chunk, as in :func:`sgd_epoch`.
 
     Returns
     -------
@@ -335,6 +361,10 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
     cdef fnn_sgd sgd
     sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
     cdef floating[::1] work = aligned_zeros(fnn_batch_work_size(&arch.net, batch_size), dtype)
+    cdef floating[::1] shared_view, snapshot_view
+    cdef bint publish = _publication(W, shared, snapshot)
+    if publish:
+        shared_view, snapshot_view = shared, snapshot
     cdef double loss_sum = 0.0
     cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
     cdef Py_ssize_t step = max(1, chunk // batch_size) * batch_size
@@ -348,9 +378,13 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
             if floating is double:
                 status = fnn_minibatch_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start,
                                                  &sgd, _gemm_f64, &work[0], &loss_sum)
+                if publish and status == FNN_OK:
+                    fnn_publish_f64(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
             else:
                 status = fnn_minibatch_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start,
                                                  &sgd, _gemm_f32, &work[0], &loss_sum)
+                if publish and status == FNN_OK:
+                    fnn_publish_f32(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
         _raise_for_status(status)
         PyErr_CheckSignals()
         start = end

@@ -266,12 +266,13 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     """
     chunk = chunk_rows(architecture.n_weights)
 
-    def train(part, weights, stop=None):
+    def train(part, weights, chunk=chunk, stop=None, shared=None, snapshot=None):
         if batch_size == 1:
-            return _core.sgd_epoch(architecture, weights, data, part, learning_rate, l2, chunk, stop)
+            return _core.sgd_epoch(architecture, weights, data, part, learning_rate, l2, chunk, stop,
+                                   shared, snapshot)
         with single_threaded_blas:
             return _core.minibatch_epoch(architecture, weights, data, part, learning_rate, l2, batch_size,
-                                         max(chunk, batch_size), stop)
+                                         max(chunk, batch_size), stop, shared, snapshot)
 
     if n_jobs == 1 or len(order) < 2 * n_jobs * batch_size:
         return train(order, W)
@@ -286,17 +287,10 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
         # Every sample writes every weight of a dense net, so threads sharing W directly would
         # pass its cache lines back and forth on each sample. Each thread trains a private copy
         # instead and adds what it learned to the shared weights every `publish_every` samples,
-        # without locks, then continues from the shared state (delayed Hogwild!).
-        local, start_of_run = _core.aligned_copy(W), W.copy()
-        part = parts[k]
-        for first in range(0, len(part), publish_every):
-            if stop[0]:
-                break
-            losses[k] += train(part[first : first + publish_every], local, stop)
-            np.subtract(local, start_of_run, out=start_of_run)  # this run's updates
-            np.add(W, start_of_run, out=W)
-            np.copyto(local, W)
-            np.copyto(start_of_run, local)
+        # without locks, then continues from the shared state (delayed Hogwild!). The engine
+        # publishes between its chunks (_core.sgd_epoch's `shared`), the GIL released.
+        local, snapshot = _core.aligned_copy(W), W.copy()
+        losses[k] = train(parts[k], local, publish_every, stop, shared=W, snapshot=snapshot)
 
     threads = [threading.Thread(target=train_part, args=(k,), daemon=True) for k in range(1, n_jobs)]
     for thread in threads:

@@ -374,6 +374,8 @@ int main(void)
     test_extreme_logits_f32();
     test_sigmoid_accuracy_f64();
     test_sigmoid_accuracy_f32();
+    test_publish_f64();
+    test_publish_f32();
     printf("test_fnn: %d checks, %d failed\n", n_checks, n_failures);
     return n_failures ? 1 : 0;
 }
@@ -1077,6 +1079,20 @@ static void TF(test_sigmoid_accuracy)(void)
           (double)special[6]);
     free(in);
     free(z);
+}
+
+/* fnn_publish adds local - snapshot to shared (including what another thread added to shared
+ * meanwhile) and leaves all three equal. */
+static void TF(test_publish)(void)
+{
+    TEST_T shared[5] = {1, 2, 3, 4, 5}, local[5] = {1.5, 2, 2, 4, -5}, snapshot[5] = {1, 2, 3, 4, 5};
+    shared[3] = 10; /* another thread's update since the snapshot */
+    const TEST_T expected[5] = {1.5, 2, 2, 10, -5};
+    CAT(fnn_publish, TS)(shared, local, snapshot, 5);
+    for (int i = 0; i < 5; ++i)
+        CHECK(shared[i] == expected[i] && local[i] == expected[i] && snapshot[i] == expected[i],
+              "%s publish [%d]: shared %g local %g snapshot %g, expected %g", TYPE_NAME, i, (double)shared[i],
+              (double)local[i], (double)snapshot[i], (double)expected[i]);
 }
 
 static void TF(test_extreme_logits)(void)
