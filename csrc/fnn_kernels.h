@@ -48,8 +48,9 @@ static FNN_INLINE void FN(store)(T *p, VEC v) { memcpy(p, &v, sizeof v); }
  * so r is exact to a few ulp of r), |r| <= ln2 / 2; e^r is a polynomial of degree 11 in double and
  * 6 in float, whose error there is below 0.03 ulp (double) and 0.02 ulp (float);
  * 2^k is put together in the exponent bits, lifted into the normal range and scaled back by one
- * multiplication, so that results down to the smallest subnormal round as they should. e^x is within 2 ulp of libm's exp, the sigmoid built on it
- * within 3 ulp of a long double reference over [-800, 800] (tests/c/test_fnn.c).
+ * multiplication, so that results down to the smallest subnormal round as they should. e^x is
+ * within 2 ulp of libm's exp, the sigmoid built on it within 3 ulp of a long double reference
+ * over [-800, 800] (tests/c/test_fnn.c).
  */
 #define EXP_DEGREE (sizeof(T) == 8 ? 11 : 6)
 typedef LANE_INDEX FN(ivec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
@@ -133,7 +134,6 @@ static FNN_INLINE void FN(sigmoid_array)(T *z, fnn_index n)
     for (; j + VLEN <= n; j += VLEN) FN(store)(z + j, FN(sigmoid_vector)(FN(load)(z + j)));
     for (; j < n; ++j) z[j] = FN(sigmoid)(z[j]);
 }
-
 
 /* out[j0 : j0 + nvec VLEN] = block[0, j] + sum_k x[k] block[rows[k] + 1, j]. */
 static FNN_INLINE void FN(affine_block)(T *restrict out, const T *restrict block, const T *restrict x,
@@ -783,7 +783,7 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
  * Consecutive dense rows go to the first GEMM in place, without the gather.
  */
 static FNN_INLINE T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
-                            fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
+                                       fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
 {
     const fnn_index *sizes = net->sizes;
     const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(net, n0);
