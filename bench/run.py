@@ -81,7 +81,7 @@ def parse_args(argv):
                         help="comma-separated subset of S1 (128→50→10 OCR), S2 (784→256→10), "
                         "S3 (784→256→256→10); default all")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="timed epochs per contender (default 5, 1 with --quick)")
+                        help="timed repeats per contender (default 5, 1 with --quick)")
     parser.add_argument("--min-seconds", type=float, default=MIN_REPEAT_SECONDS,
                         help="a timed repeat runs a contender back to back for at least this long "
                         f"(default {MIN_REPEAT_SECONDS:g}; 0: one run per repeat; ignored with --quick)")
