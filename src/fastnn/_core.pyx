@@ -312,17 +312,23 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
             if floating is double:
                 status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start],
                                            end - start, &sgd, &work[0], &loss_sum)
-                if publish and status == FNN_OK:
-                    fnn_publish_f64(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
             else:
                 status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start],
                                            end - start, &sgd, &work[0], &loss_sum)
-                if publish and status == FNN_OK:
-                    fnn_publish_f32(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
+            if publish and status == FNN_OK:
+                _publish(shared_view, W, snapshot_view)
         _raise_for_status(status)
         PyErr_CheckSignals()
         start = end
     return loss_sum
+
+
+cdef void _publish(floating[::1] shared, floating[::1] local, floating[::1] snapshot) noexcept nogil:
+    """``fnn_publish``: shared += local - snapshot, then local = snapshot = shared."""
+    if floating is double:
+        fnn_publish_f64(&shared[0], &local[0], &snapshot[0], local.shape[0])
+    else:
+        fnn_publish_f32(&shared[0], &local[0], &snapshot[0], local.shape[0])
 
 
 cdef bint _publication(floating[::1] W, shared, snapshot) except -1:
@@ -378,13 +384,11 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
             if floating is double:
                 status = fnn_minibatch_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start,
                                                  &sgd, _gemm_f64, &work[0], &loss_sum)
-                if publish and status == FNN_OK:
-                    fnn_publish_f64(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
             else:
                 status = fnn_minibatch_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start,
                                                  &sgd, _gemm_f32, &work[0], &loss_sum)
-                if publish and status == FNN_OK:
-                    fnn_publish_f32(&shared_view[0], &W[0], &snapshot_view[0], W.shape[0])
+            if publish and status == FNN_OK:
+                _publish(shared_view, W, snapshot_view)
         _raise_for_status(status)
         PyErr_CheckSignals()
         start = end

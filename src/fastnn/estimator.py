@@ -382,10 +382,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_pass:
             self._start(classes, sizes, flat, dtype)
         elif self._flat.dtype != dtype:  # warm start in another precision
-            # the layout's padding depends on the precision: through the user layout
-            self._flat = network.pack_weights(network.unpack_weights(self._flat, self._sizes), dtype)
-            if self._best_flat is not None:
-                self._best_flat = network.pack_weights(network.unpack_weights(self._best_flat, self._sizes), dtype)
+            def repack(flat):  # the layout's padding depends on the precision: through the user layout
+                return None if flat is None else network.pack_weights(network.unpack_weights(flat, self._sizes), dtype)
+
+            self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
             self._dtype = dtype
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
