@@ -697,8 +697,11 @@ static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index 
         if (r < 0 || r >= data->n_rows) return FNN_ERROR_INDEX;
         if (data->labels && (data->labels[r] < 0 || data->labels[r] >= K)) return FNN_ERROR_LABEL;
         if (data->indptr) {
+            /* no branch per entry (as unsigned, a negative index is out of range too) */
+            int outside = 0;
             for (fnn_index k = data->indptr[r]; k < data->indptr[r + 1]; ++k)
-                if (data->indices[k] < 0 || data->indices[k] >= data->n_features) return FNN_ERROR_INDEX;
+                outside |= (size_t)data->indices[k] >= (size_t)data->n_features;
+            if (outside) return FNN_ERROR_INDEX;
         }
     }
     return FNN_OK;
