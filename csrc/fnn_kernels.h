@@ -55,6 +55,7 @@ static FNN_INLINE void FN(store)(T *p, VEC v) { memcpy(p, &v, sizeof v); }
 #define EXP_DEGREE (sizeof(T) == 8 ? 11 : 6)
 typedef LANE_INDEX FN(ivec) __attribute__((vector_size(FNN_VECTOR_BYTES)));
 #define IVEC FN(ivec)
+typedef double FN(dvec) __attribute__((vector_size(FNN_VECTOR_BYTES / sizeof(T) * sizeof(double)))); /* VLEN doubles */
 
 static FNN_INLINE VEC FN(splat)(T a) /* every lane a (also for a = -0.0, which 0 + a is not) */
 {
@@ -102,20 +103,6 @@ static FNN_INLINE VEC FN(exp_nonpositive)(VEC x)
     /* the exponent field of 2^(k + lift) is the low bits of k + lift + bias + round_magic */
     const VEC lifted = (VEC)((IVEC)(k + (round_magic + (T)(bias + lift))) << mantissa_bits);
     return p * lifted * unlift; /* exact, then one rounding (into the subnormals if need be) */
-}
-
-/* z[j] <- exp(z[j] - shift) over n entries, for z[j] <= shift. */
-static FNN_INLINE void FN(exp_shifted)(T *z, fnn_index n, double shift)
-{
-    const VEC s = FN(splat)((T)shift);
-    fnn_index j = 0;
-    for (; j + VLEN <= n; j += VLEN) FN(store)(z + j, FN(exp_nonpositive)(FN(load)(z + j) - s));
-    if (j < n) { /* the tail through one padded vector */
-        T tail[VLEN];
-        for (int v = 0; v < VLEN; ++v) tail[v] = j + v < n ? z[j + v] : (T)shift;
-        FN(store)(tail, FN(exp_nonpositive)(FN(load)(tail) - s));
-        for (fnn_index v = 0; j + v < n; ++v) z[j + v] = tail[v];
-    }
 }
 
 /* sigmoid(a) = 1 / (1 + e^-|a|) for a >= 0, else e^-|a| / (1 + e^-|a|): never overflows. */
@@ -375,8 +362,17 @@ static FNN_INLINE double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y
         b[0] = FN(sigmoid)(b[0]);
         return FN(softplus)(y ? -logit : logit);
     }
-    double b_max = (double)b[0];
-    for (fnn_index j = 1; j < K; ++j) b_max = (double)b[j] > b_max ? (double)b[j] : b_max;
+    /* b is stored padded to whole vectors; the lanes past K take no part */
+    const fnn_index width = fnn_padded_width(net, K);
+    IVEC lane;
+    for (int v = 0; v < VLEN; ++v) lane[v] = v;
+    VEC top = FN(splat)(b[0]); /* a NaN in b[0] stays in every lane, as in a scalar running max */
+    for (fnn_index j = 0; j < width; j += VLEN) {
+        const VEC z = FN(load)(b + j);
+        top = FN(select)((lane + (LANE_INDEX)j < (LANE_INDEX)K) & (z > top), z, top);
+    }
+    double b_max = (double)top[0];
+    for (int v = 1; v < VLEN; ++v) b_max = (double)top[v] > b_max ? (double)top[v] : b_max;
     const double b_y = (double)b[y];
     if (isinf(b_max)) {
         /* every logit -inf: uniform; some +inf: those share the probability */
@@ -385,10 +381,20 @@ static FNN_INLINE double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y
         for (fnn_index j = 0; j < K; ++j) b[j] = (T)((double)b[j] == b_max ? 1.0 / (double)n_top : 0.0);
         return b_y == b_max ? log((double)n_top) : INFINITY;
     }
-    FN(exp_shifted)(b, K, b_max);
+    /* e^(b - b_max), 0 in the padding lanes; their sum and the quotients in double */
+    const VEC shift = FN(splat)((T)b_max);
+    FN(dvec) sums = {0};
+    for (fnn_index j = 0; j < width; j += VLEN) {
+        const IVEC inside = lane + (LANE_INDEX)j < (LANE_INDEX)K;
+        const VEC e = FN(exp_nonpositive)(FN(select)(inside, FN(load)(b + j), shift) - shift);
+        const VEC kept = FN(select)(inside, e, (VEC){0});
+        FN(store)(b + j, kept);
+        sums += __builtin_convertvector(kept, FN(dvec));
+    }
     double sum = 0.0;
-    for (fnn_index j = 0; j < K; ++j) sum += (double)b[j];
-    for (fnn_index j = 0; j < K; ++j) b[j] = (T)((double)b[j] / sum);
+    for (int v = 0; v < VLEN; ++v) sum += sums[v];
+    for (fnn_index j = 0; j < width; j += VLEN)
+        FN(store)(b + j, __builtin_convertvector(__builtin_convertvector(FN(load)(b + j), FN(dvec)) / sum, VEC));
     return b_max + log(sum) - b_y;
 }
 
