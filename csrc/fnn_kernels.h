@@ -362,8 +362,9 @@ static FNN_INLINE double FN(output_and_loss)(const fnn_net *net, T *b, int32_t y
         b[0] = FN(sigmoid)(b[0]);
         return FN(softplus)(y ? -logit : logit);
     }
-    /* b is stored padded to whole vectors; the lanes past K take no part */
-    const fnn_index width = fnn_padded_width(net, K);
+    /* b is stored padded to whole vectors (pad_units is a multiple of VLEN); lanes past K take
+     * no part */
+    const fnn_index width = (K + VLEN - 1) / VLEN * VLEN;
     IVEC lane;
     for (int v = 0; v < VLEN; ++v) lane[v] = v;
     VEC top = FN(splat)(b[0]); /* a NaN in b[0] stays in every lane, as in a scalar running max */
