@@ -13,7 +13,7 @@ Every contender has the same interface:
     Release processes and files.
 
 fastnn's engine rows (`FastnnEpoch` and its subclasses: sparse, Hogwild!,
-mini-batch) time one epoch of `fastnn.network.sgd_epoch` on data converted
+mini-batch) time one epoch of `fastnn._engine.sgd_epoch` on data converted
 once, as the NumPy, PyTorch and FANN rows time their epoch loops; a new
 engine path is one small subclass. The `Network.fit` and `MLPClassifier`
 rows time the whole `fit` call (input checks, initialisation, the epoch and,
@@ -606,7 +606,7 @@ def _fastnn():
 
 
 class FastnnEpoch(Contender):
-    """One epoch of fastnn's engine, ``fastnn.network.sgd_epoch``, timed like the peers' epoch loops.
+    """One epoch of fastnn's engine, ``fastnn._engine.sgd_epoch``, timed like the peers' epoch loops.
 
     The data are converted once in `setup` (as `Network.fit` does once per fit) and every
     repeat starts from the same initial weights. Subclasses change one setting each.
@@ -614,14 +614,14 @@ class FastnnEpoch(Contender):
 
     library = "fastnn"
     path = "per-sample SGD"
-    note = "engine epoch (fastnn.network.sgd_epoch); the input converted once, as fit does"
+    note = "engine epoch (fastnn._engine.sgd_epoch); the input converted once, as fit does"
     batch_size = 1
     n_jobs = 1
     sparse = False
 
     def setup(self, shape, X, y):
         _fastnn()
-        from fastnn import _core, network
+        from fastnn import _core, _engine as network
 
         self.network, self.core = network, _core
         X = np.ascontiguousarray(X, dtype=self.dtype)

@@ -493,7 +493,7 @@ def write_markdown(path, meta, results, chart_name):
     L.append("- FANN trains sigmoid output units on MSE (its standard; it has no softmax), so its rows compare "
              "the cost of a training step, not the same model.")
     L.append("- fastnn's engine rows (per-sample, sparse, Hogwild!, mini-batch) time one epoch of "
-             "`fastnn.network.sgd_epoch` on data converted once, as the NumPy, PyTorch and FANN rows time their "
+             "`fastnn._engine.sgd_epoch` on data converted once, as the NumPy, PyTorch and FANN rows time their "
              "epoch loops; the `Network.fit`, `MLPClassifier` and scikit-learn rows time the whole `fit` call "
              "(input checks, initialisation, one epoch and, for `Network.fit`, the loss pass for `history_`).")
     L.append("- The sparse-CSR row's GFLOP/s uses the dense FLOP count (a dense-equivalent rate).")

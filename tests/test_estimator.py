@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 import oracle
 from conftest import load_ocr, synthetic_data
-from fastnn import network
+from fastnn import _engine
 from fastnn.estimator import MLPClassifier, sklearn_initial_weights
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -446,7 +446,7 @@ def test_convergence_warning_and_tol_stopping():
 def test_keyboard_interrupt_keeps_the_last_completed_epoch(monkeypatch):
     X, y = problem(3)
     reference = fit_quietly(exact_settings(max_iter=2, random_state=0), X, y)
-    real_epoch, calls = network.sgd_epoch, []
+    real_epoch, calls = _engine.sgd_epoch, []
 
     def interrupted_on_the_third_epoch(arch, W, data, order, **kwargs):
         calls.append(1)
@@ -455,7 +455,7 @@ def test_keyboard_interrupt_keeps_the_last_completed_epoch(monkeypatch):
             raise KeyboardInterrupt
         return real_epoch(arch, W, data, order, **kwargs)
 
-    monkeypatch.setattr(network, "sgd_epoch", interrupted_on_the_third_epoch)
+    monkeypatch.setattr(_engine, "sgd_epoch", interrupted_on_the_third_epoch)
     model = exact_settings(max_iter=10, random_state=0)
     with pytest.warns(UserWarning, match="interrupted"):
         model.fit(X, y)

@@ -12,7 +12,7 @@ import fastnn
 import oracle
 from conftest import load_ocr, synthetic_data
 from fastnn.gradcheck import layer_gradients
-from fastnn.network import pack_weights, unpack_weights
+from fastnn._engine import pack_weights, unpack_weights
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 DTYPES = [np.float64, np.float32]
@@ -52,7 +52,7 @@ def test_training_matches_oracle(dtype, hidden, output, init, l2):
         net_init = [W.copy() for W in start]
     else:
         net_init = init
-        start = fastnn.network.initial_weights(sizes, init, np.random.default_rng(5), np.float64)
+        start = fastnn._training.initial_weights(sizes, init, np.random.default_rng(5), np.float64)
     net = fastnn.Network(hidden=hidden, output=output, init=net_init, learning_rate=0.1, epochs=4, l2=l2,
                          dtype=np.dtype(dtype).name, random_state=5)
     net.fit(X, y, X_val, y_val)
@@ -98,7 +98,7 @@ def test_engine_gradient_equals_oracle_gradient(hidden, output):
     sizes = [X.shape[1], *hidden, 1 if output == "sigmoid" else k]
     weights = random_weights(sizes, seed=2)
     net = fastnn.Network.from_weights(weights, output=output)
-    data = fastnn.network.make_dataset(np.ascontiguousarray(X[:1]), np.float64, labels=y[:1].astype(np.int32))
+    data = fastnn._engine.make_dataset(np.ascontiguousarray(X[:1]), np.float64, labels=y[:1].astype(np.int32))
     flat, loss = _core.gradient(net._architecture, pack_weights(weights, np.float64), data, 0)
     expected = oracle.backward(weights, X[0], y[0], output)
     cache = oracle.forward(weights, X[0], output, y=y[0])
@@ -150,7 +150,7 @@ def test_shuffle_is_seeded_and_matches_oracle_order():
     for W_a, W_b in zip(net.weights_, again.weights_):
         np.testing.assert_array_equal(W_a, W_b)
     rng = np.random.default_rng(7)
-    start = fastnn.network.initial_weights([X.shape[1], 5, k], "uniform", rng, np.float64)
+    start = fastnn._training.initial_weights([X.shape[1], 5, k], "uniform", rng, np.float64)
     orders = [rng.permutation(len(X)) for _ in range(3)]
     expected, _ = oracle.sgd_train(start, X, y, "softmax", 0.1, 3, order=orders)
     assert_weights_close(net.weights_, expected, 1e-12)
@@ -253,7 +253,7 @@ def test_engine_result_does_not_depend_on_alignment(dtype, sparse):
     sizes = [X.shape[1], 13, 4]
     arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX, dtype)
     X = X.astype(dtype)
-    data = fastnn.network.make_dataset(sp.csr_matrix(X) if sparse else X, np.dtype(dtype),
+    data = fastnn._engine.make_dataset(sp.csr_matrix(X) if sparse else X, np.dtype(dtype),
                                        labels=y.astype(np.int32))
     order = np.arange(len(y), dtype=np.intp)
     aligned = pack_weights(random_weights(sizes, seed=2), dtype)
@@ -263,7 +263,7 @@ def test_engine_result_does_not_depend_on_alignment(dtype, sparse):
     shifted[:] = aligned
     assert shifted.ctypes.data % 32 != 0
     for W in (aligned, shifted):
-        fastnn.network.sgd_epoch(arch, W, data, order, learning_rate=0.1)
+        fastnn._engine.sgd_epoch(arch, W, data, order, learning_rate=0.1)
     np.testing.assert_array_equal(shifted, aligned)
 
 
@@ -275,7 +275,7 @@ def test_publishing_epoch_alone_matches_the_plain_epoch(dtype, batch_size):
     X, y, _ = problem("softmax", n=90)
     sizes = [X.shape[1], 13, 4]
     arch = fastnn._core.Architecture(sizes, fastnn._core.OUTPUT_SOFTMAX, dtype)
-    data = fastnn.network.make_dataset(X.astype(dtype), np.dtype(dtype), labels=y.astype(np.int32))
+    data = fastnn._engine.make_dataset(X.astype(dtype), np.dtype(dtype), labels=y.astype(np.int32))
     order = np.arange(len(y), dtype=np.intp)
     plain = pack_weights(random_weights(sizes, seed=3), dtype)
     shared, local, snapshot = plain.copy(), plain.copy(), plain.copy()
@@ -493,7 +493,7 @@ def test_gemm_path_with_batches_of_one_equals_per_sample_path():
     X, y, k = problem("softmax")
     weights = random_weights([X.shape[1], 5, k], seed=1)
     net = fastnn.Network.from_weights(weights)
-    data = fastnn.network.make_dataset(np.ascontiguousarray(X), np.float64, labels=y.astype(np.int32))
+    data = fastnn._engine.make_dataset(np.ascontiguousarray(X), np.float64, labels=y.astype(np.int32))
     order = np.arange(len(X), dtype=np.intp)
     W_sample, W_batch = pack_weights(weights, np.float64), pack_weights(weights, np.float64)
     loss_sample = _core.sgd_epoch(net._architecture, W_sample, data, order, 0.3, 0.01)

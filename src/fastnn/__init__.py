@@ -6,7 +6,6 @@ data and model files, and ``fastnn.autodiff`` is a small reverse-mode autodiff u
 independent gradient oracle.
 """
 
-from . import autodiff
 from .gradcheck import gradcheck
 from .io import DataFormatError, ModelFormatError, load, load_dataset, read_csv, read_npz, save
 from .network import Network
@@ -15,12 +14,17 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # MLPClassifier pulls in scikit-learn, which takes a second to import: load it on first use
-    # so that `import fastnn` (and the command line) start fast.
+    # MLPClassifier pulls in scikit-learn, which takes a second to import, and autodiff is only
+    # an oracle for the tests: load them on first use so that `import fastnn` (and the command
+    # line) start fast.
     if name == "MLPClassifier":
         from .estimator import MLPClassifier
 
         return MLPClassifier
+    if name == "autodiff":
+        import importlib
+
+        return importlib.import_module(".autodiff", __name__)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
 
 __all__ = [

@@ -16,9 +16,9 @@ nothing is kept twice. A pickle stores the weights in the user layout, independe
 """
 
 import numbers
-import os
 import warnings
 
+import joblib
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
@@ -32,52 +32,35 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core, network
-from ._validation import check_dtype, check_hidden
+from . import _core, _engine, _training
+from ._validation import check_dtype, check_hidden, check_weight_list
 
 __all__ = ["MLPClassifier"]
 
-INITS = ("sklearn", "uniform", "zeros", "glorot")
+INITS = ("sklearn", *_training.INITS)
 
 
 def sklearn_initial_weights(sizes, rng, dtype):
     """sklearn's initialisation for logistic units, in fastnn's layout.
 
-    For each layer, in sklearn's order: ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then
-    ``intercept ~ U(-r, r)`` of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))``
-    (Glorot & Bengio, 2010, for the logistic function). The same ``RandomState`` therefore
-    gives the same weights as ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        ``[n_features, hidden..., n_outputs]``.
-    rng : numpy.random.RandomState
-    dtype : np.float64 or np.float32
+    ``fastnn._training.initial_weights(sizes, "sklearn", rng, dtype)``: for each layer, in
+    sklearn's order, ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then ``intercept ~ U(-r, r)``
+    of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))``; the same ``RandomState`` gives
+    the same weights as ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
 
     Returns
     -------
     list of ndarray of shape (n_out, n_in + 1), dtype ``dtype``
         ``[intercept, coef.T]`` side by side: the bias in column 0.
     """
-    weights = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        bound = np.sqrt(2.0 / (n_in + n_out))
-        coef = rng.uniform(-bound, bound, (n_in, n_out))
-        intercept = rng.uniform(-bound, bound, n_out)
-        weights.append(np.column_stack([intercept, coef.T]).astype(dtype))
-    return weights
+    return _training.initial_weights(sizes, "sklearn", rng, dtype)
 
 
 def _resolve_n_jobs(n_jobs):
-    """``None`` -> 1; ``-1`` -> every CPU; ``-k`` -> all but ``k - 1`` CPUs (sklearn's rule)."""
-    if n_jobs is None:
-        return 1
+    """Threads for ``n_jobs``, by joblib's rule (``None`` -> 1, ``-1`` -> every CPU, ...)."""
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use n_jobs=1 (serial), k > 1 threads, or -1 (all CPUs)")
-    if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
-    return int(n_jobs)
+    return joblib.effective_n_jobs(n_jobs)
 
 
 def _finite(value, name):
@@ -344,6 +327,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         }
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        with _training.exclusive_fit(self):
+            return self._fit_exclusive(X, y, sample_weight, incremental, classes)
+
+    def _fit_exclusive(self, X, y, sample_weight, incremental, classes):
         settings = self._check_settings(incremental)
         dtype = settings["dtype"]
         fitted = self.__sklearn_is_fitted__()
@@ -376,14 +363,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         if first_pass:  # the random draws in sklearn's order: initial weights, then the split
-            weights = init if not isinstance(init, str) else self._initial_weights(sizes, init, rng, dtype)
-            flat = network.pack_weights(weights, dtype)
+            weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
+            flat = _engine.pack_weights(weights, dtype)
         train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
         if first_pass:
             self._start(classes, sizes, flat, dtype)
         elif self._flat.dtype != dtype:  # warm start in another precision
             def repack(flat):  # the layout's padding depends on the precision: through the user layout
-                return None if flat is None else network.pack_weights(network.unpack_weights(flat, self._sizes), dtype)
+                return None if flat is None else _engine.pack_weights(_engine.unpack_weights(flat, self._sizes), dtype)
 
             self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
             self._dtype = dtype
@@ -438,7 +425,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """A string init, or the weights of a list init (checked against ``sizes``)."""
         if isinstance(self.init, str):
             return self.init
-        weights, init_sizes = network.check_weight_list(list(self.init), name="init", n_features=sizes[0],
+        weights, init_sizes = check_weight_list(list(self.init), name="init", n_features=sizes[0],
                                                         n_outputs=sizes[-1])
         if init_sizes != sizes:
             raise ValueError(
@@ -446,12 +433,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 "hidden_layer_sizes, and 1 output for two classes or one per class)"
             )
         return weights
-
-    @staticmethod
-    def _initial_weights(sizes, init, rng, dtype):
-        if init == "sklearn":
-            return sklearn_initial_weights(sizes, rng, dtype)
-        return network.initial_weights(sizes, init, rng, dtype)
 
     def _start(self, classes, sizes, flat, dtype):
         """Fresh fitted state: weights, shapes and an empty history."""
@@ -501,13 +482,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return part(train_rows), part(val_rows)
 
     def _fit_stochastic(self, train, validation, rng, settings, incremental):
-        """sklearn's ``_fit_stochastic`` with one engine call per epoch."""
+        """sklearn's ``_fit_stochastic``: one engine call per epoch under the training core's rules."""
         dtype = settings["dtype"]
         early_stopping = self.early_stopping
         X, y_index, sample_weight = train
         if validation is not None:
             X_val, y_val, sw_val = validation
-            validation = (network.make_dataset(X_val, dtype, labels=y_val,
+            validation = (_engine.make_dataset(X_val, dtype, labels=y_val,
                                                sample_weight=None if sw_val is None else sw_val.astype(dtype)),
                           y_val, sw_val)
         n_samples = X.shape[0]
@@ -516,65 +497,58 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = n_samples
         weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
-        train = network.make_dataset(X, dtype, labels=y_index,
+        train = _engine.make_dataset(X, dtype, labels=y_index,
                                      sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
         arch = self._architecture()
         W = self._flat
         sample_idx = np.arange(n_samples, dtype=np.intp)
 
+        def run_epoch(epoch):
+            nonlocal sample_idx
+            if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng)
+                permutation = np.arange(n_samples)
+                rng.shuffle(permutation)
+                sample_idx = sample_idx[permutation]
+            norm_before = self._squared_coef_norm()
+            loss_sum = _engine.sgd_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
+                                         l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"])
+            # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
+            # reports the data term only, so the penalty is averaged over the epoch's two ends
+            penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
+            return [loss_sum / weight_sum + penalty]
+
+        def after_epoch(epoch, losses):
+            self.n_iter_ = epoch
+            self.t_ += n_samples
+            self.loss_ = losses[0]
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+            self._update_no_improvement_count(validation, arch)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    print(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                          "consecutive epochs. Stopping.")
+                return True
+            if not incremental and self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
+                    "converged yet." % self.max_iter,
+                    ConvergenceWarning,
+                )
+            return False
+
         self.n_iter_ = 0
         try:
-            for _ in range(self.max_iter):
-                if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng)
-                    permutation = np.arange(n_samples)
-                    rng.shuffle(permutation)
-                    sample_idx = sample_idx[permutation]
-                before = W.copy()
-                norm_before = self._squared_coef_norm()
-                try:
-                    loss_sum = network.sgd_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
-                                                 l2=settings["alpha"], batch_size=batch_size,
-                                                 n_jobs=settings["n_jobs"])
-                except KeyboardInterrupt:
-                    W[:] = before  # back to the last completed epoch
-                    raise
-                if not (np.isfinite(W).all() and np.isfinite(loss_sum)):
-                    W[:] = before
-                    raise ValueError(
-                        f"training diverged in epoch {self.n_iter_ + 1}: the weights or the loss became NaN or infinite "
-                        "(the model keeps those of the epoch before). Lower learning_rate_init or scale the "
-                        "inputs, e.g. with StandardScaler."
-                    )
-                self.n_iter_ += 1
-                self.t_ += n_samples
-                # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
-                # reports the data term only, so the penalty is averaged over the epoch's two ends
-                penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
-                self.loss_ = loss_sum / weight_sum + penalty
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(validation, arch)
-
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = ("Validation score did not improve more than tol=%f for %d consecutive epochs."
-                               % (self.tol, self.n_iter_no_change))
-                    else:
-                        msg = ("Training loss did not improve more than tol=%f for %d consecutive epochs."
-                               % (self.tol, self.n_iter_no_change))
-                    if self.verbose:
-                        print(msg + " Stopping.")
-                    break
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
-                        "converged yet." % self.max_iter,
-                        ConvergenceWarning,
-                    )
-        except KeyboardInterrupt:
+            outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch)
+        except _training.Diverged as error:
+            raise ValueError(
+                f"training diverged in epoch {error.epoch}: the weights or the loss became NaN, infinite or absurdly "
+                "large (the model keeps those of the epoch before). Lower learning_rate_init or scale the inputs, "
+                "e.g. with StandardScaler."
+            ) from None
+        if outcome.interrupted:
             warnings.warn("Training interrupted by user.")
         if early_stopping:
             W[:] = self._best_flat  # restore the best weights
@@ -586,11 +560,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _update_no_improvement_count(self, validation, arch):
         if validation is not None:
             data, y_val, sw_val = validation
-            proba = network.predict_outputs(arch, self._flat, data)
+            proba = _engine.predict_outputs(arch, self._flat, data)
             predicted = (proba[:, 0] > 0.5).astype(np.int32) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
             score = accuracy_score(y_val, predicted, sample_weight=sw_val)
             val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
-            self.validation_loss_curve_.append(network.loss_sum(arch, self._flat, data) / val_weight)
+            self.validation_loss_curve_.append(_engine.loss_sum(arch, self._flat, data) / val_weight)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -628,7 +602,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
-        out = network.predict_outputs(self._architecture(), self._flat, network.make_dataset(X, self._dtype))
+        out = _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
         if out.shape[1] == 1:
             return np.hstack([1 - out, out])
         return out
@@ -686,12 +660,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         # stored in the user layout, so that a pickle does not depend on the engine's padding
-        state = super().__getstate__()
+        state = dict(super().__getstate__())
+        state.pop("_fit_lock", None)
         if state.get("_flat") is not None:
-            state = dict(state)
             for name in ("_flat", "_best_flat"):
                 if state.get(name) is not None:
-                    state[name] = network.unpack_weights(state[name], self._sizes)
+                    state[name] = _engine.unpack_weights(state[name], self._sizes)
         return state
 
     def __setstate__(self, state):
@@ -699,7 +673,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             state = dict(state)
             for name in ("_flat", "_best_flat"):
                 if state.get(name) is not None:
-                    state[name] = network.pack_weights(state[name], state["_dtype"])
+                    state[name] = _engine.pack_weights(state[name], state["_dtype"])
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -4,7 +4,8 @@ import numpy as np
 
 from . import _core
 from ._validation import check_labels, check_matrix
-from .network import Network, make_dataset, pack_weights, unpack_weights
+from ._engine import make_dataset, pack_weights, unpack_weights
+from .network import Network
 
 
 def gradcheck(model, x, y, *, eps=1e-5):
@@ -76,7 +77,9 @@ def layer_gradients(model, x, y, *, eps=1e-5):
     label = check_labels(np.atleast_1d(y), 1)
     if label[0] >= model.n_classes_:
         raise ValueError(f"label {label[0]} is not one of the network's {model.n_classes_} classes")
-    arch, sizes = model._architecture, model._sizes
+    # in float64 whatever the network's precision: the finite differences need its resolution
+    sizes = model._sizes
+    arch = _core.Architecture(sizes, model._check_output(model.output), np.float64)
     W = pack_weights(model.weights_, np.float64)
     data = make_dataset(X, np.float64, labels=label)
     analytic, _ = _core.gradient(arch, W, data, 0)
