@@ -15,11 +15,12 @@ a cache line; :func:`pack_weights` and :func:`unpack_weights` convert between th
 import threading
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _core
+from ._validation import issparse
 
-OUTPUTS = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID}
+#: The engine's code of each output layer name of ``_validation.OUTPUTS``.
+OUTPUT_CODES = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID}
 # With n_jobs > 1, a thread publishes its updates after about this many weight touches, and
 # after 16 to 64 samples whatever the network's size. Fewer publications leave each thread
 # further behind the other's updates: on OCR large (128-50-10, lr 0.01, 10 shuffled epochs,
@@ -77,7 +78,7 @@ def unpack_weights(flat, sizes):
 def make_dataset(X, dtype, labels=None, sample_weight=None):
     """Wrap already-validated ``X`` (dense C-contiguous or CSR of ``dtype``) for the engine."""
     n_rows, n_features = X.shape
-    if sp.issparse(X):
+    if issparse(X):
         return _core.Dataset(
             X.data, n_rows, n_features,
             indptr=X.indptr.astype(np.intp), indices=X.indices.astype(np.intp),

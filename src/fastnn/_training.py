@@ -22,9 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INITS = ("uniform", "zeros", "glorot")
-
-
 class Diverged(ValueError):
     """Training diverged: the weights or the loss of an epoch became NaN, infinite or absurd.
 

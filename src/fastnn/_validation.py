@@ -1,12 +1,28 @@
 """Input checks shared by Network, MLPClassifier and the CLI: bad input is caught here, where it
 enters, with a message that says what was wrong and what to do."""
 
+import math
 import numbers
+import sys
 
 import numpy as np
-import scipy.sparse as sp
 
+# The vocabulary every surface (Network, MLPClassifier, the command line, model files) checks against.
+#: Precisions of the weights and the arithmetic.
 DTYPES = {"float64": np.float64, "float32": np.float32}
+#: Output layers: a softmax over K >= 2 classes, or one sigmoid unit for two.
+OUTPUTS = ("softmax", "sigmoid")
+#: Named initial weights (see ``fastnn._training.initial_weights``); the estimator adds "sklearn".
+INITS = ("uniform", "zeros", "glorot")
+
+
+def issparse(X):
+    """``scipy.sparse.issparse(X)`` without importing SciPy (a sparse matrix implies it is loaded).
+
+    ``import fastnn`` and ``Network`` on dense data never load ``scipy.sparse`` (~50 ms).
+    """
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
 
 
 def check_dtype(dtype):
@@ -53,7 +69,9 @@ def check_matrix(X, dtype, *, name="X", accept_sparse=True):
     TypeError
         Values that are not numbers (e.g. strings in an object array).
     """
-    if sp.issparse(X):
+    if issparse(X):
+        import scipy.sparse as sp
+
         if not accept_sparse:
             raise TypeError(f"{name} is a sparse matrix; pass a dense array (e.g. {name}.toarray())")
         if X.dtype.kind == "c":
@@ -160,18 +178,30 @@ def check_labels(y, n_rows, *, name="y"):
     return y.astype(np.int32)
 
 
+def _real(value, name, condition):
+    """``float(value)`` for a finite real number (bools refused) that is ``> 0`` or ``>= 0``."""
+    number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    in_range = number > 0 if condition == "> 0" else number >= 0
+    if not (math.isfinite(number) and in_range):
+        raise ValueError(f"{name} must be a finite number {condition}, got {value!r}")
+    return number
+
+
 def check_positive_finite(value, name):
-    """A real number > 0 and finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    """A finite real number > 0 (any ``numbers.Real``: int, float, NumPy scalar, Fraction)."""
+    return _real(value, name, "> 0")
 
 
 def check_nonnegative_finite(value, name):
     """A real number >= 0 and finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return _real(value, name, ">= 0")
+
+
+def check_choice(value, name, choices):
+    """One of ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
 
 
 def check_count(value, name, minimum=1):

@@ -32,12 +32,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core, _engine, _training
+from . import _core, _engine, _training, _validation
 from ._validation import check_dtype, check_hidden, check_weight_list
 
 __all__ = ["MLPClassifier"]
 
-INITS = ("sklearn", *_training.INITS)
+INITS = ("sklearn", *_validation.INITS)
 
 
 def sklearn_initial_weights(sizes, rng, dtype):
@@ -221,7 +221,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "init": [StrOptions(set(INITS)), list, tuple],
-        "dtype": [StrOptions({"float64", "float32"}), type],
+        "dtype": [StrOptions(set(_validation.DTYPES)), type],
         "n_jobs": [numbers.Integral, None],
     }
 

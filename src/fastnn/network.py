@@ -10,11 +10,13 @@ import numbers
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _core, _engine, _training
 from ._engine import make_dataset, pack_weights, unpack_weights
 from ._validation import (
+    INITS,
+    OUTPUTS,
+    check_choice,
     check_count,
     check_dtype,
     check_hidden,
@@ -25,8 +27,6 @@ from ._validation import (
     check_weight_list,
 )
 
-OUTPUTS = _engine.OUTPUTS
-INITS = _training.INITS
 # Refuse networks whose weights alone would not fit in memory, before allocating anything.
 _MAX_WEIGHT_BYTES = 1 << 40
 # A softmax over more classes than this needs most of them to occur in the labels (a stray label
@@ -148,11 +148,7 @@ class Network:
 
     @staticmethod
     def _check_output(output):
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be 'softmax' or 'sigmoid', got {output!r}")
-        if output == "sigmoid":
-            return _core.OUTPUT_SIGMOID
-        return _core.OUTPUT_SOFTMAX
+        return _engine.OUTPUT_CODES[check_choice(output, "output", OUTPUTS)]
 
     def _set_fitted(self, sizes, output_code, flat, dtype):
         self._sizes = [int(s) for s in sizes]
