@@ -8,21 +8,15 @@ initial weights and visits the rows in sklearn's order, so it follows the trajec
 ``sklearn.neural_network.MLPClassifier(activation="logistic", solver="sgd", batch_size=1,
 momentum=0)`` up to rounding, many times faster.
 
-Weights. The engine keeps every layer in one flat buffer, layer ``l`` stored as an
-``(n_in + 1, width)`` block (``width >= n_out``, padded for the kernels) whose row 0 is the
-bias: columns ``:n_out`` of rows ``1..n_in`` are exactly sklearn's ``coefs_[l]`` and of row 0
-``intercepts_[l]``. Both attributes are therefore views of that buffer, computed on access;
-nothing is kept twice. A pickle stores the weights in the user layout, independent of padding.
+What every fastnn estimator shares (the stochastic fit, the weights as views of the engine
+buffer, pickling) is in ``fastnn._mlp``.
 """
 
 import numbers
-import warnings
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -32,45 +26,16 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core, _engine, _training, _validation
-from ._validation import check_dtype, check_hidden, check_weight_list
+from . import _engine, _training, _validation
+from ._mlp import BaseMLP, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
+from ._validation import check_dtype, check_hidden
 
 __all__ = ["MLPClassifier"]
 
 INITS = ("sklearn", *_validation.INITS)
 
 
-def sklearn_initial_weights(sizes, rng, dtype):
-    """sklearn's initialisation for logistic units, in fastnn's layout.
-
-    ``fastnn._training.initial_weights(sizes, "sklearn", rng, dtype)``: for each layer, in
-    sklearn's order, ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then ``intercept ~ U(-r, r)``
-    of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))``; the same ``RandomState`` gives
-    the same weights as ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
-
-    Returns
-    -------
-    list of ndarray of shape (n_out, n_in + 1), dtype ``dtype``
-        ``[intercept, coef.T]`` side by side: the bias in column 0.
-    """
-    return _training.initial_weights(sizes, "sklearn", rng, dtype)
-
-
-def _resolve_n_jobs(n_jobs):
-    """Threads for ``n_jobs``, by joblib's rule (``None`` -> 1, ``-1`` -> every CPU, ...)."""
-    if n_jobs == 0:
-        raise ValueError("n_jobs == 0 has no meaning; use n_jobs=1 (serial), k > 1 threads, or -1 (all CPUs)")
-    return joblib.effective_n_jobs(n_jobs)
-
-
-def _finite(value, name):
-    """The constraints already refuse inf and nan, but partial_fit skips them once fitted."""
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier with sigmoid units, trained by fastnn's SGD engine.
 
     Hidden layers compute ``z = sigmoid(z_prev @ coefs_[l] + intercepts_[l])``; the output is
@@ -421,44 +386,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         row_weight = per_class[np.searchsorted(classes, y)]
         return row_weight if sample_weight is None else sample_weight * row_weight
 
-    def _check_init(self, sizes):
-        """A string init, or the weights of a list init (checked against ``sizes``)."""
-        if isinstance(self.init, str):
-            return self.init
-        weights, init_sizes = check_weight_list(list(self.init), name="init", n_features=sizes[0],
-                                                        n_outputs=sizes[-1])
-        if init_sizes != sizes:
-            raise ValueError(
-                f"init has layer sizes {init_sizes} but the model needs {sizes} (n_features, "
-                "hidden_layer_sizes, and 1 output for two classes or one per class)"
-            )
-        return weights
-
-    def _start(self, classes, sizes, flat, dtype):
-        """Fresh fitted state: weights, shapes and an empty history."""
-        self.classes_ = classes
-        self._sizes = [int(s) for s in sizes]
-        self._flat = flat
-        self._dtype = dtype
-        self._best_flat = flat.copy() if self.early_stopping else None  # best weights so far
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = sizes[-1]
-        self.out_activation_ = "logistic" if sizes[-1] == 1 else "softmax"
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self._no_improvement_count = 0
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
-            self.validation_loss_curve_ = []
-        else:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
-            self.validation_loss_curve_ = None
-
-    def _architecture(self):
-        output = _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
-        return _core.Architecture(self._sizes, output, self._flat.dtype)
-
     def _split(self, X, y_index, sample_weight, rng, n_classes):
         """Training rows and, with early stopping, held-out rows (split as sklearn splits them).
 
@@ -481,112 +408,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return X[rows], y_index[rows], None if sample_weight is None else sample_weight[rows]
         return part(train_rows), part(val_rows)
 
-    def _fit_stochastic(self, train, validation, rng, settings, incremental):
-        """sklearn's ``_fit_stochastic``: one engine call per epoch under the training core's rules."""
-        dtype = settings["dtype"]
-        early_stopping = self.early_stopping
-        X, y_index, sample_weight = train
-        if validation is not None:
-            X_val, y_val, sw_val = validation
-            validation = (_engine.make_dataset(X_val, dtype, labels=y_val,
-                                               sample_weight=None if sw_val is None else sw_val.astype(dtype)),
-                          y_val, sw_val)
-        n_samples = X.shape[0]
-        batch_size = self.batch_size
-        if batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
-            batch_size = n_samples
-        weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
-        train = _engine.make_dataset(X, dtype, labels=y_index,
-                                     sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
-        arch = self._architecture()
-        W = self._flat
-        sample_idx = np.arange(n_samples, dtype=np.intp)
-
-        def run_epoch(epoch):
-            nonlocal sample_idx
-            if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng)
-                permutation = np.arange(n_samples)
-                rng.shuffle(permutation)
-                sample_idx = sample_idx[permutation]
-            norm_before = self._squared_coef_norm()
-            loss_sum = _engine.sgd_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
-                                         l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"])
-            # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
-            # reports the data term only, so the penalty is averaged over the epoch's two ends
-            penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
-            return [loss_sum / weight_sum + penalty]
-
-        def after_epoch(epoch, losses):
-            self.n_iter_ = epoch
-            self.t_ += n_samples
-            self.loss_ = losses[0]
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-            self._update_no_improvement_count(validation, arch)
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self.verbose:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    print(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
-                return True
-            if not incremental and self.n_iter_ == self.max_iter:
-                warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
-                    "converged yet." % self.max_iter,
-                    ConvergenceWarning,
-                )
-            return False
-
-        self.n_iter_ = 0
-        try:
-            outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch)
-        except _training.Diverged as error:
-            raise ValueError(
-                f"training diverged in epoch {error.epoch}: the weights or the loss became NaN, infinite or absurdly "
-                "large (the model keeps those of the epoch before). Lower learning_rate_init or scale the inputs, "
-                "e.g. with StandardScaler."
-            ) from None
-        if outcome.interrupted:
-            warnings.warn("Training interrupted by user.")
-        if early_stopping:
-            W[:] = self._best_flat  # restore the best weights
-
-    def _squared_coef_norm(self):
-        """``sum_l ||coefs_[l]||^2`` in double (the biases are not penalised)."""
-        return float(sum(np.dot(c.ravel(), c.ravel()) for c in (c.astype(np.float64) for c in self.coefs_)))
-
-    def _update_no_improvement_count(self, validation, arch):
-        if validation is not None:
-            data, y_val, sw_val = validation
-            proba = _engine.predict_outputs(arch, self._flat, data)
-            predicted = (proba[:, 0] > 0.5).astype(np.int32) if proba.shape[1] == 1 else np.argmax(proba, axis=1)
-            score = accuracy_score(y_val, predicted, sample_weight=sw_val)
-            val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
-            self.validation_loss_curve_.append(_engine.loss_sum(arch, self._flat, data) / val_weight)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print("Validation score: %f" % score)
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_flat = self._flat.copy()
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
+    def _validation_score(self, outputs, y_index, sample_weight):
+        """Accuracy of the network's outputs on held-out rows (class indices ``y_index``)."""
+        predicted = (outputs[:, 0] > 0.5).astype(np.int32) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
+        return accuracy_score(y_index, predicted, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ prediction
-
-    def __sklearn_is_fitted__(self):
-        return getattr(self, "_flat", None) is not None
 
     def predict_proba(self, X):
         """Probability of each class.
@@ -635,49 +462,3 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    # ------------------------------------------------------------------ weights in sklearn's layout
-
-    def _layer_blocks(self):
-        """Each layer's ``(n_in + 1, n_out)`` view of the engine buffer: row 0 bias, rows 1.. coef."""
-        if not self.__sklearn_is_fitted__():
-            raise AttributeError("this MLPClassifier is not fitted yet; call fit first")
-        arch = self._architecture()
-        for layer, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
-            # the engine may pad each row of a layer beyond n_out; the padding is never shown
-            block = self._flat[arch.layer_offset(layer) : arch.layer_offset(layer + 1)].reshape(n_in + 1, -1)
-            yield block[:, :n_out]
-
-    @property
-    def coefs_(self):
-        """list of ndarray: layer ``l``'s weights, shape ``(n_in, n_out)``, views of the engine buffer."""
-        return [block[1:] for block in self._layer_blocks()]
-
-    @property
-    def intercepts_(self):
-        """list of ndarray: layer ``l``'s biases, shape ``(n_out,)``, views of the engine buffer."""
-        return [block[0] for block in self._layer_blocks()]
-
-    def __getstate__(self):
-        # stored in the user layout, so that a pickle does not depend on the engine's padding
-        state = dict(super().__getstate__())
-        state.pop("_fit_lock", None)
-        if state.get("_flat") is not None:
-            for name in ("_flat", "_best_flat"):
-                if state.get(name) is not None:
-                    state[name] = _engine.unpack_weights(state[name], self._sizes)
-        return state
-
-    def __setstate__(self, state):
-        if isinstance(state.get("_flat"), list):
-            state = dict(state)
-            for name in ("_flat", "_best_flat"):
-                if state.get(name) is not None:
-                    state[name] = _engine.pack_weights(state[name], state["_dtype"])
-        super().__setstate__(state)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.non_deterministic = self.n_jobs not in (None, 1)  # Hogwild! threads race by design
-        return tags
