@@ -214,3 +214,20 @@ def test_network_fits_without_loading_scikit_learn_or_scipy_sparse():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_gradcheck_calls_a_saturated_layer_inconclusive_not_failed():
+    """1000 inputs into 2 sigmoid units saturate them: first-layer gradients of ~1e-13, below the
+    central differences' rounding noise; the check says so instead of reporting a failure."""
+    from fastnn.gradcheck import check_layers
+
+    rng = np.random.default_rng(0)
+    sizes = [1000, 2, 3]
+    net = fastnn.Network.from_weights([rng.normal(size=(n_out, n_in + 1)) for n_in, n_out in zip(sizes[:-1], sizes[1:])])
+    first, last = check_layers(net, rng.normal(size=1000), 1)
+    assert not first.conclusive and first.scale < first.noise
+    assert last.conclusive and last.error < 1e-6
+    # an ordinary network is conclusive everywhere and passes
+    net = fastnn.Network.from_weights([rng.normal(size=(5, 7)), rng.normal(size=(3, 6))])
+    checks = check_layers(net, rng.normal(size=6), 1)
+    assert all(check.conclusive and check.error < 1e-6 for check in checks)

@@ -1,11 +1,44 @@
 """Finite-difference check of the gradient the C engine's backward pass computes."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import _core
 from ._validation import check_labels, check_matrix
 from ._engine import make_dataset, pack_weights, unpack_weights
 from .network import Network
+
+
+#: A layer whose largest gradient entry is below this many times the finite differences' noise
+#: floor cannot be checked by them: its relative error measures the noise, not the engine.
+CONCLUSIVE_MARGIN = 100.0
+
+
+@dataclass
+class LayerCheck:
+    """The finite-difference check of one layer's gradient.
+
+    Attributes
+    ----------
+    error : float
+        ``max |g_engine - g_numeric| / max(max |g_engine|, max |g_numeric|)`` (0 when both are
+        exactly zero).
+    scale : float
+        ``max(max |g_engine|, max |g_numeric|)``.
+    noise : float
+        The rounding noise of a central difference of the loss ``J`` with step ``eps``,
+        ``eps_float64 * max(|J|, 1) / eps``: numeric gradient entries are only known to about this.
+    """
+
+    error: float
+    scale: float
+    noise: float
+
+    @property
+    def conclusive(self):
+        """Whether the gradient stands far enough above the noise for ``error`` to mean something."""
+        return self.scale >= CONCLUSIVE_MARGIN * self.noise
 
 
 def gradcheck(model, x, y, *, eps=1e-5):
@@ -30,7 +63,7 @@ def gradcheck(model, x, y, *, eps=1e-5):
     list of float
         For each layer, the worst relative error
         ``max |g_engine - g_numeric| / max(max |g_engine|, max |g_numeric|)`` (0 when both
-        gradients are exactly zero).
+        gradients are exactly zero). :func:`check_layers` also says whether each is conclusive.
 
     Examples
     --------
@@ -42,15 +75,32 @@ def gradcheck(model, x, y, *, eps=1e-5):
     >>> all(e < 1e-6 for e in errors)
     True
     """
-    result = layer_gradients(model, x, y, eps=eps)
-    errors = []
-    for analytic, numeric in result:
-        scale = max(np.abs(analytic).max(), np.abs(numeric).max())
-        errors.append(0.0 if scale == 0 else float(np.abs(analytic - numeric).max() / scale))
-    return errors
+    return [check.error for check in check_layers(model, x, y, eps=eps)]
 
 
-def layer_gradients(model, x, y, *, eps=1e-5):
+def check_layers(model, x, y, *, eps=1e-5):
+    """:func:`gradcheck` with each layer's gradient scale and the differences' noise floor.
+
+    A saturated network (e.g. many inputs and few sigmoid units) can have gradients of 1e-11,
+    where central differences are all rounding noise; such a layer is *inconclusive*
+    (``LayerCheck.conclusive`` is False), not wrong.
+
+    Returns
+    -------
+    list of LayerCheck
+        One per layer.
+    """
+    gradients, loss = layer_gradients(model, x, y, eps=eps, return_loss=True)
+    noise = float(np.finfo(np.float64).eps * max(abs(loss), 1.0) / eps)
+    checks = []
+    for analytic, numeric in gradients:
+        scale = float(max(np.abs(analytic).max(), np.abs(numeric).max()))
+        error = 0.0 if scale == 0 else float(np.abs(analytic - numeric).max() / scale)
+        checks.append(LayerCheck(error, scale, noise))
+    return checks
+
+
+def layer_gradients(model, x, y, *, eps=1e-5, return_loss=False):
     """The engine's and the finite-difference gradient of one sample's loss, per layer.
 
     Parameters
@@ -60,11 +110,15 @@ def layer_gradients(model, x, y, *, eps=1e-5):
     x : array-like of shape (n_features,)
     y : int
     eps : float
+    return_loss : bool, default=False
+        Also return the sample's loss.
 
     Returns
     -------
     list of (ndarray, ndarray)
         ``(analytic, numeric)`` per layer, each of shape ``(n_out, n_in + 1)``, float64.
+    loss : float
+        With ``return_loss``.
     """
     if not isinstance(model, Network):
         raise TypeError(f"gradcheck needs a fastnn.Network, got {type(model).__name__}")
@@ -82,7 +136,7 @@ def layer_gradients(model, x, y, *, eps=1e-5):
     arch = _core.Architecture(sizes, model._check_output(model.output), np.float64)
     W = pack_weights(model.weights_, np.float64)
     data = make_dataset(X, np.float64, labels=label)
-    analytic, _ = _core.gradient(arch, W, data, 0)
+    analytic, loss = _core.gradient(arch, W, data, 0)
     numeric = np.empty_like(W)
     for k in range(W.shape[0]):
         saved = W[k]
@@ -92,4 +146,5 @@ def layer_gradients(model, x, y, *, eps=1e-5):
         loss_minus = _core.loss_sum(arch, W, data, 1)
         W[k] = saved
         numeric[k] = (loss_plus - loss_minus) / (2 * eps)
-    return list(zip(unpack_weights(analytic, sizes), unpack_weights(numeric, sizes)))
+    gradients = list(zip(unpack_weights(analytic, sizes), unpack_weights(numeric, sizes)))
+    return (gradients, loss) if return_loss else gradients
