@@ -38,7 +38,10 @@ def sklearn_initial_weights(sizes, rng, dtype):
 
 
 def _resolve_n_jobs(n_jobs):
-    """Threads for ``n_jobs``, by joblib's rule (``None`` -> 1, ``-1`` -> every CPU, ...)."""
+    """Threads for ``n_jobs``: ``None`` -> 1 (serial and reproducible, even inside a joblib
+    backend's context), negative values by joblib's rule (``-1`` -> every CPU)."""
+    if n_jobs is None:
+        return 1
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use n_jobs=1 (serial), k > 1 threads, or -1 (all CPUs)")
     return joblib.effective_n_jobs(n_jobs)
