@@ -501,8 +501,9 @@ static FNN_INLINE void FN(backward)(const fnn_net *net, T *W, T *G, const DATA *
         }
         if (grad) {
             FN(update)(grad, x, rows, count, delta, width, (T)-1, (T)1); /* G (zero) <- x delta^T */
-        } else if (rows && decay != (T)1) {
-            /* L2 shrinks every row, not only the non-zero inputs' */
+        } else if (data->indptr && decay != (T)1) {
+            /* L2 shrinks every row, not only the non-zero inputs' (also when the sample, or the
+             * whole matrix, has none: then `rows` may be NULL) */
             for (fnn_index i = 0; i < n_in; ++i) {
                 T *row = block + (i + 1) * width;
                 for (fnn_index j = 0; j < width; ++j) row[j] *= decay;

@@ -538,3 +538,28 @@ def test_golden_handout_run_on_small_ocr():
     np.testing.assert_allclose(net.history_["val_loss"], [2.1882730258814203, 1.9136380346124435], rtol=1e-12)
     assert np.mean(net.predict(X) != y) == pytest.approx(0.77)
     assert np.mean(net.predict(X_val) != y_val) == pytest.approx(0.78)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_size", [1, 2])
+@pytest.mark.parametrize("rows", ["all empty", "some empty"])
+def test_sparse_rows_without_entries_decay_like_dense_rows(dtype, batch_size, rows):
+    """L2 shrinks every first-layer weight on every update, whether or not a sample (or any
+    sample of the matrix) has a non-zero input: CSR input trains exactly as its dense copy, and
+    both follow the oracle."""
+    X = np.zeros((6, 4))
+    if rows == "some empty":
+        X[1, 2], X[4, 0] = 0.5, -1.5
+    y = np.array([0, 1, 0, 1, 1, 0])
+    params = dict(hidden=(3,), init="glorot", random_state=0, learning_rate=0.1, l2=0.5, epochs=2,
+                  batch_size=batch_size, dtype=np.dtype(dtype).name)
+    dense = fastnn.Network(**params).fit(X, y)
+    csr = fastnn.Network(**params).fit(sp.csr_matrix(X), y)
+    assert_weights_close(csr.weights_, dense.weights_, RTOL[dtype])
+    start = fastnn._training.initial_weights([4, 3, 2], "glorot", np.random.default_rng(0), np.float64)
+    if batch_size == 1:
+        expected, _ = oracle.sgd_train(start, X, y, "softmax", 0.1, 2, l2=0.5, dtype=dtype)
+    else:
+        expected, _ = oracle.minibatch_sgd_train(start, X, y, "softmax", 0.1, 2, batch_size=2, l2=0.5, dtype=dtype)
+    assert_weights_close(dense.weights_, expected, RTOL[dtype] * 10)
+    assert np.abs(dense.weights_[0][:, 1:] - start[0][:, 1:]).max() > 0.1  # the decay is visible
