@@ -157,10 +157,16 @@ class Node:
     """A vertex of the graph: a value and how it was computed (made by :func:`primitive`).
 
     The operations of this module back the operators ``+ - * / ** @``, unary ``-`` and NumPy
-    indexing (the adjoint of a repeated index adds up). ``value`` (a NumPy scalar for shape ``()``)
-    is stored as float64; ``grad`` is dy/d(node), set by :meth:`backward` on the nodes that depend
-    on a Variable (``requires_grad``); ``parents``, ``op`` and ``name`` are as given, and
-    ``forward`` and ``vjps`` are the rule, as for :func:`primitive`.
+    indexing (the adjoint of a repeated index adds up); ``forward`` and ``vjps`` are the rule, as
+    for :func:`primitive`.
+
+    Attributes
+    ----------
+    value : numpy.float64 or ndarray of float64
+        The value of the forward pass (a NumPy scalar for shape ``()``); also ``shape``, ``ndim``, ``size``.
+    grad : numpy.float64, ndarray of float64 or None
+        dy/d(node), set by :meth:`backward` on the nodes that depend on a Variable (``requires_grad``).
+    parents, op, name : tuple of Node, str, str or None
     """
 
     __slots__ = ("_value", "parents", "op", "name", "grad", "requires_grad", "_forward", "_vjps")
@@ -191,10 +197,15 @@ class Node:
         return f"{type(self).__name__}({label}op={self.op!r}, shape={self.shape})"
 
     def backward(self):
-        """Run the backward pass from this scalar node; store dy/du in ``u.grad`` of every node u.
+        """Run the backward pass from this scalar node and store dy/du in ``u.grad``.
 
-        Only the nodes that depend on a :class:`Variable` get one; a repeated call recomputes the
-        gradients (it does not accumulate). Raises ValueError if the node has more than one element.
+        Every node that depends on a :class:`Variable` gets its adjoint; a repeated call recomputes
+        (does not accumulate into) the stored gradients.
+
+        Raises
+        ------
+        ValueError
+            If this node is not a scalar (shape ``()`` or size 1).
         """
         for node, adjoint in _adjoints(self).items():
             node.grad = _shown(adjoint)
