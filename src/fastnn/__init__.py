@@ -21,6 +21,10 @@ def __getattr__(name):
         from .estimator import MLPClassifier
 
         return MLPClassifier
+    if name == "to_onnx":  # needs the optional extra fastnn[onnx]
+        from .onnx import to_onnx
+
+        return to_onnx
     if name == "autodiff":
         import importlib
 
@@ -40,4 +44,5 @@ __all__ = [
     "read_csv",
     "read_npz",
     "save",
+    "to_onnx",
 ]

@@ -146,6 +146,70 @@ class Network:
         net.interrupted_ = False
         return net
 
+    def to_state_dict(self):
+        """The parameters under the names of ``torch.nn.Sequential(Linear, Sigmoid, ..., Linear)``.
+
+        Layer ``l`` of that Sequential is module ``2 l`` (a Sigmoid sits between two Linear
+        layers; a final Softmax module has no parameters and changes no name).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``{"0.weight": (n_out, n_in), "0.bias": (n_out,), "2.weight": ..., ...}`` in the
+            network's dtype: ``W[:, 1:]`` and ``W[:, 0]`` of each layer. Load it with
+            ``sequential.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})``.
+        """
+        state = {}
+        for layer, W in enumerate(self.weights_):
+            state[f"{2 * layer}.weight"] = np.ascontiguousarray(W[:, 1:])
+            state[f"{2 * layer}.bias"] = np.ascontiguousarray(W[:, 0])
+        return state
+
+    @classmethod
+    def from_state_dict(cls, state, output="softmax", dtype="float64"):
+        """A fitted network from a ``torch.nn.Sequential(Linear, Sigmoid, ...)`` state_dict.
+
+        Parameters
+        ----------
+        state : mapping of str to array-like or torch.Tensor
+            ``"{i}.weight"`` ``(n_out, n_in)`` and ``"{i}.bias"`` ``(n_out,)`` for each Linear
+            module ``i``, in increasing ``i`` (any numbering).
+        output : {"softmax", "sigmoid"}
+        dtype : {"float64", "float32"}
+
+        Returns
+        -------
+        Network
+
+        Raises
+        ------
+        ValueError
+            A key that is not ``<index>.weight`` / ``<index>.bias``, a weight without its bias,
+            shapes that do not chain, or non-finite values.
+        """
+        layers = {}
+        for key, value in state.items():
+            index, _, kind = str(key).partition(".")
+            if not index.isdigit() or kind not in ("weight", "bias"):
+                raise ValueError(f"state_dict key {key!r} is not '<index>.weight' or '<index>.bias' of a "
+                                 "torch.nn.Sequential of Linear layers and activations")
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            layers.setdefault(int(index), {})[kind] = np.asarray(value, dtype=np.float64)
+        if not layers:
+            raise ValueError("the state_dict is empty: it holds no Linear layer")
+        weights = []
+        for index in sorted(layers):
+            parts = layers[index]
+            if set(parts) != {"weight", "bias"}:
+                raise ValueError(f"module {index} has {sorted(parts)}; a Linear layer needs weight and bias")
+            weight, bias = parts["weight"], parts["bias"]
+            if weight.ndim != 2 or bias.shape != (weight.shape[0],):
+                raise ValueError(f"module {index}: weight of shape {weight.shape} and bias of shape {bias.shape} "
+                                 "are not a Linear layer's (n_out, n_in) and (n_out,)")
+            weights.append(np.column_stack([bias, weight]))
+        return cls.from_weights(weights, output=output, dtype=dtype)
+
     @staticmethod
     def _check_output(output):
         return _engine.OUTPUT_CODES[check_choice(output, "output", OUTPUTS)]
