@@ -37,3 +37,138 @@ def test_grid_search_on_a_local_dask_cluster_matches_the_serial_search():
     np.testing.assert_array_equal(on_cluster.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
     assert on_cluster.best_params_ == serial.best_params_
     np.testing.assert_array_equal(on_cluster.predict_proba(X), serial.predict_proba(X))
+
+
+# ------------------------------------------------------------------ training on dask arrays
+
+
+def dask_problem(n=2400, m=8, k=3, chunk=500, seed=0):
+    import dask.array as da
+
+    X, y = synthetic_data(n, m, k, seed=seed)
+    return X, y, da.from_array(X, chunks=(chunk, m)), da.from_array(y, chunks=chunk)
+
+
+def quiet_fit(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_dask_array_in_order_trains_exactly_as_the_array_in_memory(dtype):
+    X, y, Xd, yd = dask_problem()
+    params = dict(hidden_layer_sizes=(7,), max_iter=4, random_state=0, shuffle=False, dtype=dtype)
+    streamed = quiet_fit(MLPClassifier(**params), Xd, yd)
+    in_memory = quiet_fit(MLPClassifier(**params), X, y)
+    for a, b in zip(streamed.coefs_ + streamed.intercepts_, in_memory.coefs_ + in_memory.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(streamed.loss_curve_, in_memory.loss_curve_, rtol=1e-12)
+    assert streamed.n_features_in_ == 8 and list(streamed.classes_) == [0, 1, 2] and streamed.n_iter_ == 4
+
+
+def test_a_dask_dataframe_and_shuffled_blocks_train_reproducibly():
+    dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pandas")
+    import pandas as pd
+
+    X, y, Xd, yd = dask_problem()
+    frame = dd.from_pandas(pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]), npartitions=4)
+    labels = dd.from_pandas(pd.Series(np.array(["a", "b", "c"])[y]), npartitions=4)
+    first = quiet_fit(MLPClassifier(hidden_layer_sizes=(7,), max_iter=5, random_state=3), frame, labels)
+    again = quiet_fit(MLPClassifier(hidden_layer_sizes=(7,), max_iter=5, random_state=3), frame, labels)
+    np.testing.assert_array_equal(first.coefs_[0], again.coefs_[0])
+    assert list(first.classes_) == ["a", "b", "c"] and first.score(X, np.array(["a", "b", "c"])[y]) > 0.8
+
+
+def test_dask_blocks_are_computed_one_at_a_time_in_order():
+    import dask
+    import dask.array as da
+
+    X, y = synthetic_data(600, 4, 2, seed=1)
+    computed = []
+
+    def block(i):
+        computed.append(i)
+        return X[200 * i : 200 * (i + 1)]
+
+    Xd = da.concatenate([da.from_delayed(dask.delayed(block)(i), (200, 4), X.dtype) for i in range(3)])
+    yd = da.from_array(y, chunks=200)
+    quiet_fit(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, shuffle=False, random_state=0, tol=0), Xd, yd)
+    assert computed == [0, 1, 2, 0, 1, 2]
+
+
+def test_partial_fit_on_a_dask_array_is_one_pass_over_its_blocks():
+    X, y, Xd, yd = dask_problem()
+    streamed = MLPClassifier(hidden_layer_sizes=(5,), random_state=0, shuffle=False).partial_fit(Xd, yd, classes=[0, 1, 2])
+    in_memory = MLPClassifier(hidden_layer_sizes=(5,), random_state=0, shuffle=False).partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(streamed.coefs_[0], in_memory.coefs_[0])
+
+
+def test_bad_dask_input_is_refused_with_the_fix():
+    import dask.array as da
+
+    X, y, Xd, yd = dask_problem()
+    cases = [
+        (dict(), da.from_array(X, chunks=(500, 4)), yd, r"X.rechunk\(\{1: -1\}\)"),
+        (dict(), Xd, da.from_array(y, chunks=700), r"y.rechunk\(X.chunks\[0\]\)"),
+        (dict(), Xd[Xd[:, 0] > 0], yd[Xd[:, 0] > 0], "compute_chunk_sizes"),
+        (dict(early_stopping=True), Xd, yd, "early_stopping"),
+        (dict(class_weight="balanced"), Xd, yd, "class_weight"),
+    ]
+    for params, X_bad, y_bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(max_iter=1, **params).fit(X_bad, y_bad)
+    with pytest.raises(ValueError, match="sample_weight"):
+        MLPClassifier(max_iter=1).fit(Xd, yd, sample_weight=np.ones(len(y)))
+
+
+def test_data_parallel_training_on_a_local_cluster_learns_as_the_serial_fit():
+    import fastnn.dask
+
+    X, y, Xd, yd = dask_problem(n=4000, chunk=1000)
+    params = dict(hidden_layer_sizes=(12,), max_iter=8, random_state=0, learning_rate_init=0.05)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = fastnn.dask.fit(MLPClassifier(**params), Xd, yd, client=client)
+    serial = quiet_fit(MLPClassifier(**params), X, y)
+    assert model.n_iter_ == 8 and len(model.loss_curve_) == 8
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.score(X, y) > serial.score(X, y) - 0.03
+
+
+_WORKER_CALLS = []
+
+
+def _fails_in_the_second_epoch(*args):
+    """A worker epoch that fails after two calls (module level: a worker thread finds this very
+    function, and its call list, by name)."""
+    _WORKER_CALLS.append(1)
+    if len(_WORKER_CALLS) > 2:  # at most two workers' tasks in the first epoch
+        raise OSError("worker lost its disk")
+    return _real_worker_epoch(*args)
+
+
+def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch):
+    import fastnn.dask
+
+    global _real_worker_epoch
+    _real_worker_epoch = fastnn.dask._worker_epoch
+    _WORKER_CALLS.clear()
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    monkeypatch.setattr(fastnn.dask, "_worker_epoch", _fails_in_the_second_epoch)
+    params = dict(hidden_layer_sizes=(6,), max_iter=5, random_state=0)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = MLPClassifier(**params)
+        with pytest.raises(RuntimeError, match="keeps the weights of the last completed epoch"):
+            fastnn.dask.fit(model, Xd, yd, client=client, retries=0)
+        assert 1 <= model.n_iter_ < 5 and len(model.loss_curve_) == model.n_iter_
+        # exactly the model of a run that stopped after those epochs: no partial average
+        monkeypatch.setattr(fastnn.dask, "_worker_epoch", _real_worker_epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reference = fastnn.dask.fit(MLPClassifier(**{**params, "max_iter": model.n_iter_}), Xd, yd, client=client)
+    for a, b in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+        np.testing.assert_array_equal(a, b)

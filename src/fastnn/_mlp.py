@@ -95,41 +95,41 @@ class BaseMLP(BaseEstimator):
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
             self.validation_loss_curve_ = None
 
-    def _architecture(self):
-        output = _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
-        return _core.Architecture(self._sizes, output, self._flat.dtype)
+    def _output_code(self):
+        """The engine's output layer: one sigmoid unit for two classes, else a softmax."""
+        return _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
 
-    def _fit_stochastic(self, train, validation, rng, settings, incremental):
-        """sklearn's ``_fit_stochastic``: one engine call per epoch under the training core's rules."""
+    def _architecture(self):
+        return _core.Architecture(self._sizes, self._output_code(), self._flat.dtype)
+
+    def _fit_stochastic(self, source, validation, rng, settings, incremental):
+        """sklearn's ``_fit_stochastic``: one engine pass per epoch under the training core's rules.
+
+        ``source`` is a :class:`Rows` (arrays in memory) or a ``fastnn._blocks.Blocks`` (a dask
+        array, one block in memory at a time); ``validation`` is ``(X_val, y_val, sample_weight_val)`` or None.
+        """
         dtype = settings["dtype"]
         early_stopping = self.early_stopping
-        X, y_index, sample_weight = train
         if validation is not None:
             X_val, y_val, sw_val = validation
             validation = (_engine.make_dataset(X_val, dtype, labels=y_val,
                                                sample_weight=None if sw_val is None else sw_val.astype(dtype)),
                           y_val, sw_val)
-        n_samples = X.shape[0]
+        n_samples = source.n_samples
         batch_size = self.batch_size
         if batch_size > n_samples:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = n_samples
-        weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
-        train = _engine.make_dataset(X, dtype, labels=y_index,
-                                     sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
         arch = self._architecture()
         W = self._flat
-        sample_idx = np.arange(n_samples, dtype=np.intp)
+
+        def train(data, order):
+            return _engine.sgd_epoch(arch, W, data, order, learning_rate=settings["learning_rate"],
+                                     l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"])
 
         def run_epoch(epoch):
-            nonlocal sample_idx
-            if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng)
-                permutation = np.arange(n_samples)
-                rng.shuffle(permutation)
-                sample_idx = sample_idx[permutation]
             norm_before = self._squared_coef_norm()
-            loss_sum = _engine.sgd_epoch(arch, W, train, sample_idx, learning_rate=settings["learning_rate"],
-                                         l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"])
+            loss_sum, weight_sum = source.epoch(train, rng, self.shuffle)
             # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
             # reports the data term only, so the penalty is averaged over the epoch's two ends
             penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
@@ -247,3 +247,31 @@ class BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         tags.non_deterministic = self.n_jobs not in (None, 1)  # Hogwild! threads race by design
         return tags
+
+
+class Rows:
+    """Training rows in memory: one engine dataset, visited in sklearn's order.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix, as the engine reads it
+    y_index : ndarray of int32
+        Class (or target) indices of the rows.
+    sample_weight : ndarray of float64 or None
+    dtype : np.float64 or np.float32
+    """
+
+    def __init__(self, X, y_index, sample_weight, dtype):
+        self.n_samples = X.shape[0]
+        self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
+        self.data = _engine.make_dataset(X, dtype, labels=y_index,
+                                         sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
+        self.sample_idx = np.arange(self.n_samples, dtype=np.intp)
+
+    def epoch(self, train, rng, shuffle):
+        """``train(data, order)`` over every row; returns ``(loss_sum, weight_sum)``."""
+        if shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng): each epoch permutes the last order
+            permutation = np.arange(self.n_samples)
+            rng.shuffle(permutation)
+            self.sample_idx = self.sample_idx[permutation]
+        return train(self.data, self.sample_idx), self.weight_sum

@@ -12,6 +12,7 @@ What every fastnn estimator shares (the stochastic fit, the weights as views of 
 buffer, pickling) is in ``fastnn._mlp``.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -26,8 +27,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _engine, _training, _validation
-from ._mlp import BaseMLP, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
+from . import _blocks, _engine, _training, _validation
+from ._mlp import BaseMLP, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
 from ._validation import check_dtype, check_hidden
 
 __all__ = ["MLPClassifier"]
@@ -300,6 +301,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         dtype = settings["dtype"]
         fitted = self.__sklearn_is_fitted__()
         first_pass = not fitted or (not self.warm_start and not incremental)
+        if _blocks.is_dask_collection(X):
+            return self._fit_blocks(X, y, sample_weight, settings, first_pass, incremental, classes)
 
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=dtype, order="C", reset=first_pass)
         if sp.issparse(X) and not X.has_canonical_format:
@@ -345,7 +348,60 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._best_flat = self._flat.copy()
         if not self.early_stopping and self.best_loss_ is None:  # ... or switched off
             self.best_loss_ = np.inf
-        self._fit_stochastic(train, validation, rng, settings, incremental)
+        self._fit_stochastic(Rows(*train, dtype), validation, rng, settings, incremental)
+        return self
+
+    def _fit_source(self, X, y, source):
+        """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
+        with _training.exclusive_fit(self):
+            self._validate_params()
+            settings = self._check_settings(incremental=False)
+            first_pass = not self.__sklearn_is_fitted__() or not self.warm_start
+            return self._fit_blocks(X, y, None, settings, first_pass, False, None, source=source)
+
+    def _fit_blocks(self, X, y, sample_weight, settings, first_pass, incremental, classes, source=None):
+        """The fit of a dask array: its blocks of rows streamed through the engine each epoch."""
+        if self.early_stopping:
+            raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
+                             "set early_stopping=False (and score a validation set of your own)")
+        if sample_weight is not None or isinstance(self.class_weight, str):
+            raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
+                             "pass class_weight as a dict")
+        X, y = _blocks.as_dask_arrays(X, y)
+        dtype = settings["dtype"]
+        labels = np.asarray(y.map_blocks(np.unique, dtype=y.dtype).compute())  # one pass over y
+        check_classification_targets(labels)
+        classes = self._check_classes(labels, first_pass, incremental, classes)
+        if first_pass:
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        sizes = [X.shape[1], *settings["hidden"], 1 if len(classes) == 2 else len(classes)]
+        if not first_pass and sizes != self._sizes:
+            raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
+                             "changed); set warm_start=False to start again")
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            init = self._check_init(sizes)
+            weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
+            self._start(classes, sizes, _engine.pack_weights(weights, dtype), dtype)
+        elif self._flat.dtype != dtype:
+            self._flat = _engine.pack_weights(_engine.unpack_weights(self._flat, self._sizes), dtype)
+            self._dtype = dtype
+
+        class_weights = self._class_weights(classes)
+        prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
+                                    dtype=dtype)
+        if source is None:
+            source = _blocks.Blocks(X, y, prepare)
+        else:  # a distributed source trains on the workers, from the state they are handed
+            source.bind(self, self._flat, lambda: dict(
+                sizes=self._sizes, output=self._output_code(), dtype=np.dtype(dtype).name, prepare=prepare,
+                learning_rate=settings["learning_rate"], alpha=settings["alpha"],
+                batch_size=min(self.batch_size, source.n_samples)))
+        self._fit_stochastic(source, None, rng, settings, incremental)
         return self
 
     def _check_classes(self, y, first_pass, incremental, classes):
@@ -385,6 +441,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError(f"class_weight must give finite weights >= 0, got {self.class_weight!r}")
         row_weight = per_class[np.searchsorted(classes, y)]
         return row_weight if sample_weight is None else sample_weight * row_weight
+
+    def _class_weights(self, classes):
+        """The weight of each class as an array (a dict ``class_weight``), or None for all ones."""
+        if not self.class_weight:
+            return None
+        per_class = np.asarray(compute_class_weight(self.class_weight, classes=classes, y=classes), dtype=np.float64)
+        if not np.all(np.isfinite(per_class)) or np.any(per_class < 0):
+            raise ValueError(f"class_weight must give finite weights >= 0, got {self.class_weight!r}")
+        return per_class
 
     def _split(self, X, y_index, sample_weight, rng, n_classes):
         """Training rows and, with early stopping, held-out rows (split as sklearn splits them).

@@ -1,0 +1,123 @@
+"""Training data that does not fit in memory: dask arrays, streamed through the engine block by block.
+
+``MLPClassifier.fit`` on a dask array (or dask dataframe) trains epoch after epoch on its blocks
+of rows, one block in memory at a time (:class:`Blocks`); the rest of the fit (initial weights,
+stopping rules, Ctrl-C, divergence) is the in-memory fit's. Nothing here imports dask unless the
+data are dask collections already.
+"""
+
+import sys
+
+import numpy as np
+
+
+def is_dask_collection(X):
+    """Whether ``X`` is a dask array or dataframe (without importing dask)."""
+    return "dask" in sys.modules and type(X).__module__.split(".")[0] == "dask"
+
+
+def as_dask_arrays(X, y):
+    """``X`` and ``y`` as dask arrays of rows, chunked alike, with one chunk across the columns.
+
+    Parameters
+    ----------
+    X : dask.array.Array or dask.dataframe.DataFrame
+    y : dask array or series, or a NumPy array-like of the same length
+
+    Returns
+    -------
+    X, y : dask.array.Array
+
+    Raises
+    ------
+    ValueError
+        Unknown chunk sizes, chunks that split the columns, or ``y`` chunked along the rows
+        differently from ``X``: each with the call that fixes it.
+    """
+    import dask.array as da
+
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    if hasattr(y, "to_dask_array"):
+        y = y.to_dask_array(lengths=True)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D dask array of rows, got {X.ndim} dimension(s)")
+    if any(np.isnan(size) for size in X.chunks[0]):
+        raise ValueError("X has rows chunks of unknown size; call X.compute_chunk_sizes() first")
+    if X.numblocks[1] != 1:
+        raise ValueError(f"X's chunks split its {X.shape[1]} columns into {X.numblocks[1]} parts; fastnn trains on "
+                         "whole rows: rechunk with X.rechunk({1: -1})")
+    if not isinstance(y, da.Array):
+        y = np.asarray(y)
+        if y.shape[:1] != X.shape[:1]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0] if y.ndim else 0} labels")
+        y = da.from_array(y, chunks=(X.chunks[0],) + y.shape[1:])
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}")
+    if y.chunks[0] != X.chunks[0]:
+        raise ValueError(f"y is chunked along the rows as {y.chunks[0]} but X as {X.chunks[0]}; they must match: "
+                         "use y.rechunk(X.chunks[0])")
+    return X, y
+
+
+def prepare_block(X_block, y_block, *, classes, class_weights, dtype):
+    """One computed block as an engine dataset: ``(dataset, weight sum of its rows)``.
+
+    Parameters
+    ----------
+    X_block : array-like or sparse matrix, y_block : array-like
+    classes : ndarray
+        The model's sorted classes; a label outside them is an error.
+    class_weights : ndarray of shape (n_classes,) or None
+    dtype : np.float64 or np.float32
+    """
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    from . import _engine
+
+    X_block = check_array(X_block, accept_sparse="csr", dtype=dtype, order="C")
+    y_block = column_or_1d(y_block)
+    unknown = np.setdiff1d(y_block, classes)
+    if unknown.size:
+        raise ValueError(f"`y` has classes not in `self.classes_`: {unknown[:10]}")
+    y_index = np.searchsorted(classes, y_block).astype(np.int32)
+    weight = None if class_weights is None else class_weights[y_index]
+    data = _engine.make_dataset(X_block, dtype, labels=y_index,
+                                sample_weight=None if weight is None else weight.astype(dtype))
+    return data, float(X_block.shape[0] if weight is None else weight.sum())
+
+
+class Blocks:
+    """Training rows of a dask array, one block of rows in memory at a time.
+
+    Each epoch computes the blocks one after another (in a new random order per epoch with
+    ``shuffle``, and their rows too), converts each with ``prepare(X_block, y_block)`` into an
+    engine dataset and trains on it. Peak memory: about one block and its conversion.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features), one chunk across the columns
+    y : dask.array.Array of shape (n_samples,), chunked along the rows as X
+    prepare : callable
+        ``prepare(X_block, y_block) -> (engine dataset, weight sum of its rows)``.
+    """
+
+    def __init__(self, X, y, prepare):
+        self.X, self.y, self.prepare = X, y, prepare
+        self.n_samples = X.shape[0]
+
+    def epoch(self, train, rng, shuffle):
+        import dask
+
+        n_blocks = self.X.numblocks[0]
+        order = rng.permutation(n_blocks) if shuffle else range(n_blocks)
+        loss_sum = weight_sum = 0.0
+        for block in order:
+            X_block, y_block = dask.compute(self.X.blocks[block], self.y.blocks[block])
+            data, block_weight = self.prepare(X_block, y_block)
+            rows = np.arange(data.n_rows, dtype=np.intp)
+            loss_sum += train(data, rng.permutation(rows) if shuffle else rows)
+            weight_sum += block_weight
+        return loss_sum, weight_sum

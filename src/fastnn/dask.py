@@ -1,0 +1,128 @@
+"""Data-parallel training on a Dask cluster: parallel SGD with model averaging.
+
+Each worker trains fastnn's engine for one epoch on the blocks of rows it holds, starting from
+the current model; the driver then averages the workers' weights (weighted by their rows) and
+the next epoch starts from the average. This is the parallel SGD of Zinkevich, Weimer, Smola and
+Li (2010), as Spark's and Vowpal Wabbit's averaging trainers run it. The data stay where they are
+(persisted on the workers); only weights travel, and the driver only ever sees weights.
+
+The estimator's epoch loop is the in-memory fit's (``n_iter_``, ``loss_curve_``, the stopping
+rules, Ctrl-C, divergence): one averaging round is one epoch.
+
+Example::
+
+    from dask.distributed import Client
+    client = Client(cluster)
+    model = fastnn.dask.fit(fastnn.MLPClassifier(hidden_layer_sizes=(64,), max_iter=10), X, y)
+"""
+
+import numpy as np
+
+from . import _blocks, _core, _engine
+
+__all__ = ["fit"]
+
+
+def fit(model, X, y, *, client=None, retries=1):
+    """Fit ``model`` on dask arrays by data-parallel SGD across the cluster's workers.
+
+    Parameters
+    ----------
+    model : fastnn.MLPClassifier
+        Its parameters apply (``max_iter`` epochs at most, ``learning_rate_init``, ``alpha``,
+        ``batch_size``, ``shuffle``, ``random_state``, stopping rules; ``warm_start`` continues
+        from its weights). Fitted in place and returned.
+    X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+        Chunked along the rows only.
+    y : dask array or series of shape (n_samples,), chunked as X
+    client : dask.distributed.Client, optional
+        Default: the current client (``distributed.get_client()``).
+    retries : int, default=1
+        How often a worker's epoch is retried elsewhere when its worker is lost.
+
+    Returns
+    -------
+    model
+
+    Raises
+    ------
+    RuntimeError
+        A worker's epoch failed even after ``retries``; the model keeps the weights of the last
+        completed (averaged) epoch, never a partial average.
+    """
+    from distributed import get_client, wait
+
+    client = client or get_client()
+    X, y = _blocks.as_dask_arrays(X, y)
+    X, y = client.persist([X, y])
+    wait([X, y])
+    source = _AveragedBlocks(client, X, y, retries)
+    return model._fit_source(X, y, source)
+
+
+class _AveragedBlocks:
+    """One epoch = every worker trains on its own blocks from the same weights; then the average.
+
+    Used as the training source of the estimator's stochastic fit (see ``fastnn._mlp``): its
+    ``epoch`` ignores the local ``train`` function and writes the averaged weights into ``W``.
+    """
+
+    def __init__(self, client, X, y, retries):
+        from distributed import futures_of
+
+        self.client, self.retries = client, retries
+        self.n_samples = X.shape[0]
+        x_futures = {future.key: future for future in futures_of(X)}
+        y_futures = {future.key: future for future in futures_of(y)}
+        pairs = [(x_futures[(X.name, i, 0)], y_futures[(y.name, i)]) for i in range(X.numblocks[0])]
+        owners = client.who_has([x for x, _ in pairs])
+        by_worker = {}
+        for pair in pairs:  # each worker trains on the blocks it holds
+            worker = next(iter(owners.get(pair[0].key) or ["any"]))
+            by_worker.setdefault(worker, []).append(pair)
+        self.parts = list(by_worker.items())
+
+    def bind(self, estimator, W, prepare_state):
+        self.estimator, self.W, self.prepare_state = estimator, W, prepare_state
+
+    def epoch(self, train, rng, shuffle):
+        sizes, dtype = self.estimator._sizes, self.W.dtype
+        weights = _engine.unpack_weights(self.W, sizes)
+        state = self.prepare_state()
+        tasks = []
+        for worker, pairs in self.parts:
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            tasks.append(self.client.submit(_worker_epoch, weights, pairs, state, shuffle, seed, pure=False,
+                                            workers=None if worker == "any" else [worker], allow_other_workers=True,
+                                            retries=self.retries))
+        try:
+            results = self.client.gather(tasks)
+        except Exception as error:  # a lost worker beyond the retries: the last average stays
+            raise RuntimeError(f"a worker's epoch failed ({type(error).__name__}: {error}); the model keeps the "
+                               "weights of the last completed epoch") from error
+        total = sum(rows for _, _, rows, _ in results)
+        average = [sum(part[k] * (rows / total) for part, _, rows, _ in results) for k in range(len(weights))]
+        self.W[:] = _engine.pack_weights(average, dtype)
+        return sum(loss for _, loss, _, _ in results), sum(weight for _, _, _, weight in results)
+
+
+def _worker_epoch(weights, pairs, state, shuffle, seed):
+    """On a worker: one epoch of the engine over its blocks from ``weights``; returns the new
+    weights (user layout), the loss sum, the rows and their weight sum."""
+    dtype = np.dtype(state["dtype"])
+    arch = _core.Architecture(state["sizes"], state["output"], dtype)
+    W = _engine.pack_weights(weights, dtype)
+    rng = np.random.RandomState(seed)
+    loss_sum = weight_sum = 0.0
+    rows = 0
+    for index in (rng.permutation(len(pairs)) if shuffle else range(len(pairs))):
+        X_block, y_block = pairs[index]
+        data, block_weight = state["prepare"](X_block, y_block)
+        order = np.arange(data.n_rows, dtype=np.intp)
+        if shuffle:
+            order = rng.permutation(order)
+        loss_sum += _engine.sgd_epoch(arch, W, data, order, learning_rate=state["learning_rate"], l2=state["alpha"],
+                                      batch_size=state["batch_size"])
+        weight_sum += block_weight
+        rows += data.n_rows
+    return _engine.unpack_weights(W, state["sizes"]), loss_sum, rows, weight_sum
