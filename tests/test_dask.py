@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from conftest import synthetic_data
-from fastnn.estimator import MLPClassifier
+from fastnn.estimator import MLPClassifier, sklearn_initial_weights
 
 distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
 
@@ -145,12 +145,15 @@ def _fails_in_the_second_epoch(*args):
     """A worker epoch that fails after two calls (module level: a worker thread finds this very
     function, and its call list, by name)."""
     _WORKER_CALLS.append(1)
-    if len(_WORKER_CALLS) > 2:  # at most two workers' tasks in the first epoch
+    if len(_WORKER_CALLS) > 2:  # the third task
         raise OSError("worker lost its disk")
     return _real_worker_epoch(*args)
 
 
-def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch):
+@pytest.mark.parametrize("blocks_per_round, completed", [(None, 1), (1, 0)],
+                         ids=["fails in epoch 2", "fails in the second round of epoch 1"])
+def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch, blocks_per_round, completed):
+    """Four blocks on two workers: one round per epoch (two tasks), or two rounds per epoch."""
     import fastnn.dask
 
     global _real_worker_epoch
@@ -163,12 +166,18 @@ def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch):
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         model = MLPClassifier(**params)
         with pytest.raises(RuntimeError, match="keeps the weights of the last completed epoch"):
-            fastnn.dask.fit(model, Xd, yd, client=client, retries=0)
-        assert 1 <= model.n_iter_ < 5 and len(model.loss_curve_) == model.n_iter_
+            fastnn.dask.fit(model, Xd, yd, client=client, blocks_per_round=blocks_per_round, retries=0)
+        assert model.n_iter_ == completed and len(model.loss_curve_) == completed
         # exactly the model of a run that stopped after those epochs: no partial average
-        monkeypatch.setattr(fastnn.dask, "_worker_epoch", _real_worker_epoch)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            reference = fastnn.dask.fit(MLPClassifier(**{**params, "max_iter": model.n_iter_}), Xd, yd, client=client)
-    for a, b in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+        if completed:
+            monkeypatch.setattr(fastnn.dask, "_worker_epoch", _real_worker_epoch)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                reference = fastnn.dask.fit(MLPClassifier(**{**params, "max_iter": completed}), Xd, yd, client=client,
+                                            blocks_per_round=blocks_per_round)
+            expected = reference.coefs_ + reference.intercepts_
+        else:  # the initial weights
+            weights = sklearn_initial_weights([8, 6, 3], np.random.RandomState(0), np.float64)
+            expected = [W[:, 1:].T for W in weights] + [W[:, 0] for W in weights]
+    for a, b in zip(model.coefs_ + model.intercepts_, expected):
         np.testing.assert_array_equal(a, b)

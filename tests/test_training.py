@@ -231,3 +231,17 @@ def test_gradcheck_calls_a_saturated_layer_inconclusive_not_failed():
     net = fastnn.Network.from_weights([rng.normal(size=(5, 7)), rng.normal(size=(3, 6))])
     checks = check_layers(net, rng.normal(size=6), 1)
     assert all(check.conclusive and check.error < 1e-6 for check in checks)
+
+
+def test_an_error_inside_an_epoch_rolls_it_back_and_propagates():
+    W = np.zeros(3)
+
+    def run_epoch(epoch):
+        W[:] += epoch
+        if epoch == 2:
+            raise MemoryError("out of memory in the middle of epoch 2")
+        return [1.0]
+
+    with pytest.raises(MemoryError, match="epoch 2"):
+        _training.run_epochs(W, 5, run_epoch, lambda epoch, losses: False)
+    np.testing.assert_array_equal(W, 1)

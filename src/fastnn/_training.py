@@ -8,6 +8,8 @@
   weights back to the end of the last completed epoch and ends the loop as *interrupted*; during
   the bookkeeping after a completed epoch it keeps that epoch. The front end then sets its
   ``interrupted_`` flag and issues one warning; ``KeyboardInterrupt`` never escapes the loop.
+- **Errors**: any other exception inside an epoch (a worker lost, memory exhausted) also puts
+  the weights back to the end of the last completed epoch, then propagates.
 - **Divergence**: an epoch after which a weight or a loss is NaN or infinite, or whose mean
   training loss is absurd (:func:`absurd_loss`), puts the weights back to the end of the last
   completed epoch and raises :class:`Diverged` naming the epoch.
@@ -67,7 +69,7 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch):
     run_epoch : callable
         ``run_epoch(epoch) -> losses``: one epoch of training and the loss passes it needs;
         ``losses`` is a sequence of floats whose first entry is the epoch's mean training loss.
-        Ctrl-C inside it rolls the epoch back.
+        Ctrl-C or an exception inside it rolls the epoch back.
     after_epoch : callable
         ``after_epoch(epoch, losses) -> bool``: history, callbacks and stopping rules of the
         front end after a completed epoch; True stops the loop.
@@ -88,10 +90,12 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch):
             try:
                 snapshot = W.copy()
                 losses = run_epoch(epoch)
-            except KeyboardInterrupt:
+            except BaseException as error:  # an epoch that does not complete leaves no trace
                 if snapshot is not None:
                     W[:] = snapshot
-                return Outcome(epoch - 1, interrupted=True)
+                if isinstance(error, KeyboardInterrupt):
+                    return Outcome(epoch - 1, interrupted=True)
+                raise
             if diverged(W, losses):
                 W[:] = snapshot
                 raise Diverged(epoch)
