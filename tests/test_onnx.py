@@ -58,6 +58,8 @@ def test_a_float64_model_exports_in_float32():
 
 def test_a_pipeline_holding_the_estimator_converts_with_skl2onnx():
     import skl2onnx
+
+    import fastnn.onnx  # noqa: F401 (registers the estimator with skl2onnx)
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
