@@ -313,14 +313,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y_index = np.searchsorted(classes, y).astype(np.int32)
         sample_weight = self._sample_weight(sample_weight, X, y, classes)
 
-        n_outputs = 1 if len(classes) == 2 else len(classes)
-        sizes = [X.shape[1], *settings["hidden"], n_outputs]
-        if not first_pass and sizes != self._sizes:
-            raise ValueError(
-                f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes changed); "
-                "set warm_start=False to start again"
-            )
-        init = None if not first_pass else self._check_init(sizes)
+        sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
 
         if sample_weight is not None and not np.all(sample_weight > 0):
             keep = sample_weight > 0  # a row of weight 0 is a row that is not there
@@ -330,18 +323,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             X, y_index, sample_weight = X[keep], y_index[keep], sample_weight[keep]
 
         rng = check_random_state(self.random_state)
-        if first_pass:  # the random draws in sklearn's order: initial weights, then the split
-            weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
-            flat = _engine.pack_weights(weights, dtype)
+        # the random draws in sklearn's order: initial weights, then the split
+        flat = self._initial_flat(sizes, rng, dtype) if first_pass else None
         train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
-        if first_pass:
-            self._start(classes, sizes, flat, dtype)
-        elif self._flat.dtype != dtype:  # warm start in another precision
-            def repack(flat):  # the layout's padding depends on the precision: through the user layout
-                return None if flat is None else _engine.pack_weights(_engine.unpack_weights(flat, self._sizes), dtype)
-
-            self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
-            self._dtype = dtype
+        self._begin(classes, sizes, flat, dtype)
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
             self.validation_loss_curve_ = []
@@ -378,18 +363,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        sizes = [X.shape[1], *settings["hidden"], 1 if len(classes) == 2 else len(classes)]
-        if not first_pass and sizes != self._sizes:
-            raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
-                             "changed); set warm_start=False to start again")
+        sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
         rng = check_random_state(self.random_state)
-        if first_pass:
-            init = self._check_init(sizes)
-            weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
-            self._start(classes, sizes, _engine.pack_weights(weights, dtype), dtype)
-        elif self._flat.dtype != dtype:
-            self._flat = _engine.pack_weights(_engine.unpack_weights(self._flat, self._sizes), dtype)
-            self._dtype = dtype
+        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype) if first_pass else None, dtype)
 
         class_weights = self._class_weights(classes)
         prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
@@ -403,6 +379,31 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 batch_size=min(self.batch_size, source.n_samples)))
         self._fit_stochastic(source, None, rng, settings, incremental)
         return self
+
+    def _layer_sizes(self, n_features, classes, settings, first_pass):
+        """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
+        sizes = [n_features, *settings["hidden"], 1 if len(classes) == 2 else len(classes)]
+        if not first_pass and sizes != self._sizes:
+            raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
+                             "changed); set warm_start=False to start again")
+        return sizes
+
+    def _initial_flat(self, sizes, rng, dtype):
+        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout."""
+        init = self._check_init(sizes)
+        weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
+        return _engine.pack_weights(weights, dtype)
+
+    def _begin(self, classes, sizes, flat, dtype):
+        """Fresh fitted state from ``flat`` (a first fit), or the fitted one in ``dtype`` (a warm start)."""
+        if flat is not None:
+            self._start(classes, sizes, flat, dtype)
+        elif self._flat.dtype != dtype:  # warm start in another precision
+            def repack(flat):  # the layout's padding depends on the precision: through the user layout
+                return None if flat is None else _engine.pack_weights(_engine.unpack_weights(flat, self._sizes), dtype)
+
+            self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
+            self._dtype = dtype
 
     def _check_classes(self, y, first_pass, incremental, classes):
         """``classes_`` for this fit: new on a first pass, else checked against the fitted ones."""
