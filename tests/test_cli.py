@@ -434,3 +434,22 @@ def test_failed_training_leaves_no_output_folder(bad_files, capsys, monkeypatch)
     assert not (bad_files / "new").exists()
     assert cli.main(["train", "good.csv"]) == 1
     assert list(bad_files.glob("fastnn-run-*")) == []
+
+
+def test_predict_no_labels_npz_goes_through_the_checked_reader(bad_files, capsys):
+    import io as _io
+    import zipfile
+
+    head = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False,
+                                                "shape": (10**6, 10**6)})
+    with zipfile.ZipFile(bad_files / "lie.npz", "w") as zf:
+        zf.writestr("X.npy", head.getvalue() + b"\0" * 64)
+    np.save(bad_files / "plain.npy", np.zeros((2, 4)))
+    (bad_files / "plain.npy").rename(bad_files / "plain.npz")
+    for name, message in (("lie.npz", r"^lie\.npz: array 'X' declares shape \(1000000, 1000000\)"),
+                          ("plain.npz", r"^plain\.npz: not a readable \.npz archive")):
+        assert cli.main(["predict", "model.npz", name, "--no-labels"]) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err[len("fastnn: error: "):]), err
+        assert "internal error" not in err

@@ -15,7 +15,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -430,51 +429,18 @@ def _one_line(exc):
 # files
 
 
-def _file_mode():
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    data : bytes or str
-        ``str`` is encoded as UTF-8 (line ends are written as given).
-
-    Raises
-    ------
-    OSError
-        The file could not be written; no temporary file remains and an existing ``path`` is
-        unchanged.
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _check_output_file(path, option):
-    """Refuse, before any work, an output file that cannot be written."""
-    target = Path(path)
-    if target.is_dir():
+    """Refuse, before any work, an output file that cannot be written.
+
+    A symlink is judged by its target; a device or pipe (``-o /dev/null``) is written
+    through, so its folder need not be writable.
+    """
+    if fnn_io.writes_through(path):
+        return
+    real = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if real.is_dir():
         raise UsageError(f"{path}: {option} is a folder; give a file name")
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = real.parent if str(real.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{path}: cannot write {option}: folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -499,95 +465,6 @@ def _check_output_dir(path):
 
 def _same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
-
-
-def read_features_csv(path, *, n_features=None):
-    """Read a CSV of feature values only (no label column), one sample per line.
-
-    Parameters
-    ----------
-    path : str
-    n_features : int, optional
-        Required number of fields per line.
-
-    Returns
-    -------
-    ndarray of float64, shape (n_samples, n_features)
-
-    Raises
-    ------
-    DataFormatError
-        Unreadable or empty file, ragged row, field that is not a finite number; the
-        message starts with ``path:line[:field]:``.
-    """
-    name = os.fspath(path)
-
-    def error(reason, line=None, column=None):
-        where = name if line is None else f"{name}:{line}" if column is None else f"{name}:{line}:{column}"
-        return DataFormatError(f"{where}: {reason}", path=name, line=line, column=column)
-
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise error("cannot read the file: it does not exist") from None
-    except IsADirectoryError:
-        raise error("cannot read the file: it is a directory") from None
-    except OSError as exc:
-        raise error(f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error("the file is not UTF-8 text; it looks binary", raw.count(b"\n", 0, exc.start) + 1) from None
-    lines = text.replace("\r\n", "\n").rstrip(" \t\r\n").split("\n")
-    if lines == [""]:
-        raise error("the file is empty: no data rows (expected rows 'x1,...,xm')")
-    expected = n_features
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        fields = line.split(",")
-        if not line.strip():
-            raise error("blank line; blank lines are only allowed at the end of the file", lineno)
-        if expected is None:
-            expected = len(fields)
-        elif len(fields) != expected:
-            raise error(f"expected {expected} fields, found {len(fields)}", lineno)
-        row = []
-        for column, field in enumerate(fields, start=1):
-            try:
-                value = float(field)
-            except ValueError:
-                value = None
-            if value is None or not math.isfinite(value) or not re.fullmatch(r"\s*[-+0-9.eE]+\s*", field):
-                raise error(f"{field.strip()[:40]!r} is not a finite number", lineno, column)
-            row.append(value)
-        rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), expected)
-
-
-def _read_features_npz(path, n_features):
-    """``X`` of an .npz archive (``y`` is not needed)."""
-    name = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive.files:
-                raise DataFormatError(f"{name}: array 'X' is missing (found {sorted(archive.files)})", path=name)
-            X = archive["X"]
-    except DataFormatError:
-        raise
-    except FileNotFoundError:
-        raise DataFormatError(f"{name}: cannot read the file: it does not exist", path=name) from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataFormatError(f"{name}: not a readable .npz archive: {exc}", path=name) from None
-    if X.ndim != 2 or X.dtype.kind not in "biuf" or X.shape[0] == 0:
-        raise DataFormatError(f"{name}: X must be a non-empty 2-D array of numbers, got {X.dtype} "
-                              f"of shape {X.shape}", path=name)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise DataFormatError(f"{name}: X contains NaN or infinity", path=name)
-    if n_features is not None and X.shape[1] != n_features:
-        raise DataFormatError(f"{name}: X has {X.shape[1]} features, expected n_features={n_features}",
-                              path=name)
-    return X
 
 
 def _load_labelled(path, *, n_features=None, n_classes=None, no_labels_hint=False):
@@ -836,12 +713,10 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     }
     if image_shape is not None and args.hidden:
         outputs[UNITS_FILE] = hidden_units_png(net.weights_[0], image_shape)
-    model_path = folder / MODEL_FILE
-    fnn_io.save(net, model_path, metadata=metadata)
-    written.append(model_path)
-    for name, data in outputs.items():
-        write_atomic(folder / name, data)
-        written.append(folder / name)
+    # every file of the run, or none: an earlier run's files in the folder stay as they were
+    files = {MODEL_FILE: fnn_io.model_bytes(net, metadata=metadata), **outputs}
+    fnn_io.write_files([(folder / name, data) for name, data in files.items()])
+    written.extend(folder / name for name in files)
     return n_epochs, metrics, seconds, throughput, [MODEL_FILE, *outputs], interrupted
 
 
@@ -910,10 +785,7 @@ def cmd_predict(args):
             raise UsageError(f"{args.output}: -o would overwrite an input file")
     net, classes = _load_model(args.model)
     if args.no_labels:
-        if args.data.lower().endswith(".npz"):
-            X = _read_features_npz(args.data, net.n_features_in_)
-        else:
-            X = read_features_csv(args.data, n_features=net.n_features_in_)
+        X = fnn_io.load_dataset(args.data, labels=None, n_features=net.n_features_in_)
     else:
         X, _ = _load_labelled(args.data, n_features=net.n_features_in_, no_labels_hint=True)
     if args.proba:
@@ -925,7 +797,7 @@ def cmd_predict(args):
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(args.output, text)
+        fnn_io.write_atomic(args.output, text)
     return EXIT_OK
 
 
@@ -1052,16 +924,7 @@ def cmd_neuralnet(args):
         args.metrics_out: neuralnet_metrics(net.history_, np.mean(predicted_train != y),
                                             np.mean(predicted_val != y_val)),
     }
-    written = []
-    try:
-        for path, text in contents.items():
-            write_atomic(path, text)
-            written.append(path)
-    except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        raise
+    fnn_io.write_files(contents.items())  # all three files, or none changes
     return EXIT_OK
 
 
