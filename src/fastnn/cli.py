@@ -896,7 +896,7 @@ def cmd_neuralnet(args):
         for input_path in (args.train_input, args.validation_input):
             if _same_file(path, input_path):
                 raise UsageError(f"{path}: {option} would overwrite the input file {input_path}")
-    paths = list(outputs.values())
+    paths = [path for path in outputs.values() if not fnn_io.writes_through(path)]
     for i, path in enumerate(paths):
         if any(_same_file(path, other) for other in paths[:i]):
             raise UsageError(f"{path}: two outputs name the same file")

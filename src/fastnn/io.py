@@ -1648,8 +1648,10 @@ def write_files(outputs):
         items.append((_Target(path), data))
     seen = {}
     for target, _ in items:
-        key = target.fd if target.fd is not None else os.path.realpath(target.real)
-        if key in seen and target.fd is None:
+        if target.through:  # several outputs may well go to /dev/null
+            continue
+        key = os.path.realpath(target.real)
+        if key in seen:
             raise ValueError(f"{target.display}: two outputs name the same file ({seen[key]})")
         seen[key] = target.display
     targets = [target for target, _ in items]
