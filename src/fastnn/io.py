@@ -1298,13 +1298,16 @@ def save(net, path, *, metadata=None):
     write_atomic(path, model_bytes(net, metadata=metadata))
 
 
-def model_bytes(net, *, metadata=None):
+def model_bytes(net, *, metadata=None, classes=None):
     """The bytes of the model file :func:`save` writes (to write them yourself).
 
     Parameters
     ----------
     net : fastnn.Network or fastnn.MLPClassifier
     metadata : dict, optional
+    classes : sequence, optional
+        The class labels to record; by default ``net.classes_`` if it exists, else
+        ``0..K-1``.
 
     Returns
     -------
@@ -1325,8 +1328,9 @@ def model_bytes(net, *, metadata=None):
             f"net.n_features_in_ = {n_features_in} disagrees with the first weight matrix"
             f" of shape {np.shape(weights[0])}"
         )
-    return _encode_model(weights, output=output, dtype=dtype, classes=getattr(net, "classes_", None),
-                         metadata=metadata)
+    if classes is None:
+        classes = getattr(net, "classes_", None)
+    return _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata)
 
 
 def _model_weights(net):
