@@ -128,6 +128,7 @@ def test_line_reader_agrees_with_fast_path_on_ocr():
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+PANDAS_PARSER = fio._pandas_parser()
 _TOKENS = st.one_of(
     st.sampled_from(["0", "1", "-0", "+1", "2.", ".5", "1e3", "1E-3", "2.5e+1", " 3 ", "\t4", "00", "7"]),
     st.sampled_from(["", "1e", ".", "+", "-", "1.2.3", "e5", "1..", ".e1", "+-1", "1e+", "1 2", "--1",
@@ -143,15 +144,17 @@ def test_fast_path_accepts_only_what_the_line_reader_accepts(rows):
     body = "\n".join(",".join(row) for row in rows).rstrip(" \t\f\v\r\n")
     if not body:
         return
-    fast = fio._csv_fast(body, None, None)
+    parsers = [None] + ([PANDAS_PARSER] if PANDAS_PARSER is not None else [])
+    fast = [fio._csv_fast(body, None, None, parser=parser) for parser in parsers]
     try:
         slow = fio._csv_slow(body, "t.csv", None, None)
     except DataFormatError:
-        assert fast is None
+        assert fast == [None] * len(parsers)
         return
-    if fast is not None:
-        np.testing.assert_array_equal(fast[0], slow[0])
-        np.testing.assert_array_equal(fast[1], slow[1])
+    for result in fast:
+        if result is not None:
+            np.testing.assert_array_equal(result[0], slow[0])
+            np.testing.assert_array_equal(result[1], slow[1])
 
 
 def test_read_csv_does_not_depend_on_the_locale(tmp_path):
@@ -1024,3 +1027,26 @@ def test_writing_never_changes_the_umask(tmp_path, monkeypatch):
     fio.write_atomic(tmp_path / "a.txt", "x\n")
     fio.write_model(tmp_path / "m.npz", [W0, W1])
     assert (tmp_path / "a.txt").read_text() == "x\n"
+
+
+def test_the_optional_pandas_fast_path_reads_the_same_numbers(tmp_path, monkeypatch):
+    parser = fio._pandas_parser()
+    if parser is None:
+        pytest.skip("pandas is not installed")
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 6)) * 10.0 ** rng.integers(-300, 300, size=(400, 6))
+    y = rng.integers(0, 4, size=400)
+    body = "\n".join(f"{label}," + ",".join(f"{v:.17g}" for v in row) for label, row in zip(y, X))
+    via_pandas = fio._csv_fast(body, None, None, parser=parser)
+    via_numpy = fio._csv_fast(body, None, None)
+    np.testing.assert_array_equal(via_pandas[0], X)
+    np.testing.assert_array_equal(via_numpy[0], X)
+    np.testing.assert_array_equal(via_pandas[1], y)
+    for bad in (body + "\n1,2", body.replace(",", ",,", 1), body + "\n\n1," + "0," * 5 + "0"):
+        assert fio._csv_fast(bad, None, None, parser=parser) is None
+    monkeypatch.setattr(fio, "_PANDAS_MIN_BYTES", 0)
+    path = _write(tmp_path, body + "\n1,0,0\n")
+    with pytest.raises(DataFormatError, match=r":401: expected 7 fields, found 3"):
+        fio.read_csv(path)
+    X2, y2 = fio.read_csv(_write(tmp_path, body + "\n", "ok.csv"))
+    np.testing.assert_array_equal(X2, X)

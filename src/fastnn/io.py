@@ -59,6 +59,7 @@ import math
 import os
 import re
 import errno
+import functools
 import secrets
 import stat
 import struct
@@ -241,6 +242,8 @@ _BOM = b"\xef\xbb\xbf"
 #: (plus one line) and its numbers at a time, besides the result.
 _PARSE_CHUNK = 8 * 2**20
 _LABEL_MODES = ("int", "str", "auto", None)
+#: Files larger than this are parsed with pandas when it is installed.
+_PANDAS_MIN_BYTES = 32 * 2**20
 
 
 def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None):
@@ -334,6 +337,8 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress):
             if start >= data_end:
                 raise _data_error(name, f"the file has a header line but no data rows (expected rows {fmt})")
         expected = None if n_features is None else n_features + (mode is not None)
+        # pandas' parser is about 3x faster than numpy's; worth its import for big files only
+        parser = _pandas_parser() if data_end - start > _PANDAS_MIN_BYTES else None
         reader = _ChunkReader(fh, start, data_end)
         X = y = None
         text_labels = []
@@ -341,19 +346,26 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress):
         lineno = first_line
         for chunk in reader:
             n_chunk_lines = chunk.count(b"\n") + 1
-            text = _decode_chunk(chunk, name, lineno, fmt)
-            del chunk
-            parse = dict(name=name, n_features=n_features, first_line=lineno,
-                         header_possible=lineno == 1)
-            if mode == "str":
-                names, text = _split_labels(text, **parse)
-                data, _ = _parse_block(text, labels=False, expected=None if expected is None else expected - 1,
-                                       n_classes=None, column_offset=1, **parse)
-                text_labels.append(np.array(names))
+            result = None
+            if mode != "str":  # the common case: numbers straight from the bytes, nothing decoded
+                result = _csv_fast(chunk, n_features, n_classes, labels=mode == "int", expected=expected,
+                                   parser=parser)
+            if result is not None:
+                data, codes = result
             else:
-                data, codes = _parse_block(text, labels=mode == "int", expected=expected, n_classes=n_classes,
-                                           column_offset=0, **parse)
-            del text
+                text = _decode_chunk(chunk, name, lineno, fmt)
+                parse = dict(name=name, n_features=n_features, first_line=lineno,
+                             header_possible=lineno == 1, parser=parser)
+                if mode == "str":
+                    names, text = _split_labels(text, **parse)
+                    data, _ = _parse_block(text, labels=False, n_classes=None, column_offset=1,
+                                           expected=None if expected is None else expected - 1, **parse)
+                    text_labels.append(np.array(names))
+                else:
+                    data, codes = _parse_block(text, labels=mode == "int", expected=expected,
+                                               n_classes=n_classes, column_offset=0, **parse)
+                del text
+            del chunk
             if X is None:
                 X = np.empty((n_lines, data.shape[1]), dtype=np.float64)
                 if mode == "int":
@@ -406,21 +418,22 @@ def _scan_csv_bytes(fh, name, size, fmt):
                 line + chunk.count(b"\n", 0, nul),
             )
         first_nl = chunk.find(b"\n")
+        count = 0 if first_nl < 0 else chunk.count(b"\n")
         if first_nl < 0:
             line_len += len(chunk)
         else:
             # Lines wholly inside the chunk are shorter than chunk_size <= limit.
             if line_len + first_nl > MAX_LINE_BYTES:
                 _raise_long_line(name, line, fmt)
-            line += chunk.count(b"\n")
+            line += count
             line_len = len(chunk) - chunk.rfind(b"\n") - 1
         if line_len > MAX_LINE_BYTES:
             _raise_long_line(name, line, fmt)
         kept = len(chunk.rstrip(_BLANK_BYTES))
         if kept:
             data_end = offset + kept
-            lines_to_data_end = newlines + chunk.count(b"\n", 0, kept)
-        newlines += chunk.count(b"\n")
+            lines_to_data_end = newlines + (count if kept == len(chunk) else chunk.count(b"\n", 0, kept))
+        newlines += count
         offset += len(chunk)
     start = 0
     fh.seek(0)
@@ -494,7 +507,7 @@ def _raise_long_line(name, line, fmt="'label,x1,...,xm'"):
     )
 
 
-def _split_labels(text, name, n_features, first_line, header_possible):
+def _split_labels(text, name, n_features, first_line, header_possible, parser=None):
     """Cut the label field off every line: (stripped labels, the rest of the text)."""
     names = _LABEL_FIELD_RE.findall(text)
     n_lines = text.count("\n") + 1
@@ -520,27 +533,70 @@ def _split_labels(text, name, n_features, first_line, header_possible):
 
 
 def _parse_block(body, *, name, labels, expected, n_features, n_classes, first_line, column_offset,
-                 header_possible):
+                 header_possible, parser=None):
     """Numbers of a block of lines: the fast path, else the careful reader."""
-    result = _csv_fast(body, n_features, n_classes, labels=labels, expected=expected)
+    result = _csv_fast(body, n_features, n_classes, labels=labels, expected=expected, parser=parser)
     if result is None:
         result = _csv_slow(body, name, n_features, n_classes, labels=labels, expected=expected,
                            first_line=first_line, column_offset=column_offset, header_possible=header_possible)
     return result
 
 
-def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None):
-    """Parse well-formed input with numpy's C reader; None if anything is off.
+_NUMBER_BYTES = b"0123456789eE+-., \t\f\v\n"
 
-    Returns ``(X, y)`` (``y`` None without a label column).
+
+def _only_number_characters(raw):
+    """Whether the bytes ``raw`` hold only characters of the number grammar, commas and
+    LF (what ``_UNEXPECTED_CHAR_RE`` checks, at memory speed)."""
+    return not raw.translate(None, _NUMBER_BYTES)
+
+
+def _pandas_parser():
+    """pandas' C CSV parser if pandas is installed (an optional speed-up), else None.
+
+    Before pandas 3 its default float conversion is not always correctly rounded;
+    ``float_precision="round_trip"`` is (pandas 3 made that the default).
     """
-    if "\r" in body or _UNEXPECTED_CHAR_RE.search(body) or _BLANK_LINE_RE.search(body):
+    try:
+        import pandas
+    except ImportError:
+        return None
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        return pandas.read_csv
+    return functools.partial(pandas.read_csv, float_precision="round_trip")
+
+
+def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None, parser=None):
+    """Parse well-formed input with a C reader; None if anything is off.
+
+    The reader is numpy's ``loadtxt``, or ``parser`` (pandas' ``read_csv``) when
+    given; the guards before it leave only digits, signs, points, exponents,
+    commas, blanks and line ends, which both read as the same correctly rounded
+    numbers.  Returns ``(X, y)`` (``y`` None without a label column).
+    """
+    if isinstance(body, str):
+        if not body.isascii():
+            return None
+        body = body.encode("ascii")
+    # a blank line is caught below: numpy skips it and pandas reads NaN, so the row
+    # count or the finiteness check fails
+    if not _only_number_characters(body) or not body:
         return None
     try:
-        data = np.loadtxt(
-            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None
-        )
-    except ValueError:
+        if parser is not None:
+            data = parser(io.BytesIO(body), header=None, dtype=np.float64, engine="c", na_filter=False,
+                          quoting=3, skip_blank_lines=False, low_memory=False).to_numpy()
+        else:
+            data = np.loadtxt(
+                io.StringIO(body.decode("ascii")), delimiter=",", dtype=np.float64, ndmin=2, comments=None
+            )
+    except (ValueError, TypeError, OverflowError):
+        return None
+    except Exception as exc:  # pandas' ParserError and EmptyDataError are ValueErrors; be sure
+        if type(exc).__module__.startswith("pandas"):
+            return None
+        raise
+    if data.shape[0] != body.count(b"\n") + 1:
         return None
     n_fields = data.shape[1]
     if expected is None and n_features is not None:
@@ -555,7 +611,7 @@ def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None):
     upper = _MAX_LABEL if n_classes is None else n_classes - 1
     if not np.all((codes >= 0) & (codes <= upper) & (codes == np.floor(codes))):
         return None
-    return np.ascontiguousarray(data[:, 1:]), codes.astype(np.int64)
+    return data[:, 1:], codes.astype(np.int64)  # a view: the caller copies it into the result
 
 
 def _field_span(text, j, sep=","):
