@@ -3,9 +3,10 @@
 Every command reports bad input as one line on stderr, ``fastnn: error: <where>: <what>``,
 and exits with status 2 (usage and data errors), 1 (a failure while working, e.g. training
 diverged or a file could not be written) or 130 (interrupted by Ctrl-C). ``--debug`` shows
-the traceback instead. Output files are written only after the work succeeded, each one
-atomically (a temporary file in the same folder, then ``os.replace``), so a failed or
-interrupted run never leaves a half-written file behind.
+the traceback instead. Output files are written only after the work succeeded, all of a
+command's files together through ``fastnn.io.write_files`` (temporary files in the same
+folder, synced, then renamed; an earlier version is restored if a rename fails), so a failed
+or interrupted run never leaves a half-written file behind nor changes an earlier result.
 """
 
 import argparse
@@ -187,19 +188,23 @@ examples:
 
 PREDICT_EPILOG = """\
 DATA is read like training data: a CSV file with the label in column 1 (the labels are
-ignored) or an .npz file with X (y optional). With --no-labels every CSV column is a feature
-and an .npz needs only X. Output: one predicted label per line, or with --proba one CSV row
-of K class probabilities per sample (no header), to stdout or the file given by -o.
+ignored; --header skips a header line) or an .npz file with X (y optional). With --no-labels
+every CSV column is a feature and an .npz needs only X. Output: one predicted label per line
+(the class names the model was trained with), or with --proba one CSV row of K class
+probabilities per sample, columns in the order of the sorted classes (no header), to stdout
+or the file given by -o (a file is replaced only once complete; -o /dev/stdout works).
 
 examples:
   fastnn predict run1/model.npz test.csv > labels.txt
   fastnn predict run1/model.npz features.csv --no-labels --proba -o proba.csv
+  fastnn predict run1/model.npz iris.csv --header
 """
 
 EVALUATE_EPILOG = """\
-DATA holds features and true labels (CSV 'label,x1,...,xm' or .npz with X and y). Prints the
-number of samples, accuracy, error rate, mean cross-entropy and the confusion matrix (rows:
-true label, columns: predicted label).
+DATA holds features and true labels (CSV 'label,x1,...,xm', --header to skip a header line,
+or .npz with X and y); labels are matched to the model's classes by name. Prints the number
+of samples, accuracy, error rate, mean cross-entropy and the confusion matrix (rows: true
+label, columns: predicted label).
 
 examples:
   fastnn evaluate run1/model.npz valid.csv
