@@ -569,9 +569,7 @@ def _training_data(args):
         _check_labels_plausible(y_val, args.validation, args.validation.lower().endswith(".csv"), args.header)
         source["validation"] = args.validation
     y, y_val, classes = _encode_labels(y, y_val, name)
-    if args.validation is not None:
-        pass
-    elif fraction is not None:
+    if args.validation is None and fraction is not None:
         train_rows, val_rows = _split(X.shape[0], fraction, name)
         X, y, X_val, y_val = X[train_rows], y[train_rows], X[val_rows], y[val_rows]
         source["validation"] = f"fraction {fraction} of {name}"

@@ -229,10 +229,9 @@ _NUM_RE = re.compile(_NUM)
 _NONFINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _LINE_RE = re.compile(rf"{_WS}{_NUM}{_WS}(?:,{_WS}{_NUM}{_WS})*+")
 _PREFIX_RE = re.compile(rf"(?:{_WS}{_NUM}{_WS},)*+")
-# Fast-path guards: any character outside the number grammar, or a blank line,
-# sends the file to the line-by-line reader, which says exactly what is wrong.
-_UNEXPECTED_CHAR_RE = re.compile(r"[^0-9eE+\-., \t\f\v\n]")
-_BLANK_LINE_RE = re.compile(r"^[ \t\f\v]*$", re.MULTILINE)
+# Fast-path guard: any byte outside the number grammar, commas, blanks and LF sends
+# a piece to the line-by-line reader, which says exactly what is wrong.
+_NUMBER_BYTES = b"0123456789eE+-., \t\f\v\n"
 _LETTER_RE = re.compile(r"[A-Za-z]")
 _LABEL_FIELD_RE = re.compile(r"^([^,\n]*),", re.MULTILINE)
 _BLANKS = " \t\f\v"
@@ -330,8 +329,7 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress):
         first_line = 1
         fh.seek(start)
         if header:
-            first = _read_first_line(fh, data_end - start)
-            start += len(first)
+            start += len(fh.readline(data_end - start))
             n_lines -= 1
             first_line = 2
             if start >= data_end:
@@ -339,7 +337,7 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress):
         expected = None if n_features is None else n_features + (mode is not None)
         # pandas' parser is about 3x faster than numpy's; worth its import for big files only
         parser = _pandas_parser() if data_end - start > _PANDAS_MIN_BYTES else None
-        reader = _ChunkReader(fh, start, data_end)
+        reader = _ChunkReader(fh, start, data_end, name)
         X = y = None
         text_labels = []
         row = 0
@@ -442,12 +440,6 @@ def _scan_csv_bytes(fh, name, size, fmt):
     return start, data_end, lines_to_data_end + 1
 
 
-def _read_first_line(fh, limit):
-    """The first line of the file (from the current offset), with its line end."""
-    line = fh.readline(limit)
-    return line
-
-
 class _ChunkReader:
     """Iterate over ``[start, end)`` of a file in pieces that end at a line end.
 
@@ -455,18 +447,22 @@ class _ChunkReader:
     line is longer), without the line end that closes it.
     """
 
-    def __init__(self, fh, start, end):
+    def __init__(self, fh, start, end, name):
         self.fh = fh
         self.done = start
         self.end = end
+        self.name = name
 
     def __iter__(self):
         carry = b""
         while True:
             want = self.end - self.done
-            block = self.fh.read(min(_PARSE_CHUNK, want)) if want > 0 else b""
+            try:
+                block = self.fh.read(min(_PARSE_CHUNK, want)) if want > 0 else b""
+            except OSError as exc:
+                raise _data_error(self.name, f"cannot read the file: {exc.strerror or exc}") from None
             if want > 0 and not block:
-                raise OSError(errno.EIO, "the file became shorter while it was being read")
+                raise _data_error(self.name, "the file became shorter while it was being read; read it again")
             self.done += len(block)
             buffer = carry + block if carry else block
             del block
@@ -542,12 +538,9 @@ def _parse_block(body, *, name, labels, expected, n_features, n_classes, first_l
     return result
 
 
-_NUMBER_BYTES = b"0123456789eE+-., \t\f\v\n"
-
-
 def _only_number_characters(raw):
-    """Whether the bytes ``raw`` hold only characters of the number grammar, commas and
-    LF (what ``_UNEXPECTED_CHAR_RE`` checks, at memory speed)."""
+    """Whether the bytes ``raw`` hold only characters of the number grammar, commas,
+    blanks and LF (``bytes.translate`` deletes them at memory speed)."""
     return not raw.translate(None, _NUMBER_BYTES)
 
 
