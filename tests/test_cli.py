@@ -89,12 +89,14 @@ def png_size(path):
 
 
 def grid_size(n_units, image_shape):
-    """Pixel size of plots.weight_grid for ``n_units`` tiles of ``image_shape``."""
+    """Pixel size of hidden_units.png: plots.weight_grid for ``n_units`` tiles of ``image_shape``,
+    with the title band above and the colour bar to the right."""
     height, width = image_shape
     cols = math.ceil(math.sqrt(n_units))
     rows = math.ceil(n_units / cols)
     scale = max(1, math.ceil(plots.MIN_TILE / min(height, width)))
-    return (rows * (height * scale + plots.GAP) + plots.GAP, cols * (width * scale + plots.GAP) + plots.GAP)
+    return (rows * (height * scale + plots.GAP) + plots.GAP + plots.TITLE_HEIGHT,
+            cols * (width * scale + plots.GAP) + plots.GAP + plots.COLORBAR_WIDTH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,3 +436,121 @@ def test_failed_training_leaves_no_output_folder(bad_files, capsys, monkeypatch)
     assert not (bad_files / "new").exists()
     assert cli.main(["train", "good.csv"]) == 1
     assert list(bad_files.glob("fastnn-run-*")) == []
+
+
+def test_predict_no_labels_npz_goes_through_the_checked_reader(bad_files, capsys):
+    import io as _io
+    import zipfile
+
+    head = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False,
+                                                "shape": (10**6, 10**6)})
+    with zipfile.ZipFile(bad_files / "lie.npz", "w") as zf:
+        zf.writestr("X.npy", head.getvalue() + b"\0" * 64)
+    np.save(bad_files / "plain.npy", np.zeros((2, 4)))
+    (bad_files / "plain.npy").rename(bad_files / "plain.npz")
+    for name, message in (("lie.npz", r"^lie\.npz: array 'X' declares shape \(1000000, 1000000\)"),
+                          ("plain.npz", r"^plain\.npz: not a readable \.npz archive")):
+        assert cli.main(["predict", "model.npz", name, "--no-labels"]) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err[len("fastnn: error: "):]), err
+        assert "internal error" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# text labels, headers and the small things
+
+
+@pytest.fixture
+def text_label_files(tmp_path, monkeypatch):
+    X, y = synthetic_data(n=90, m=4, k=3, seed=4)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    for path, rows in (("tr.csv", slice(0, 60)), ("va.csv", slice(60, 90))):
+        lines = ["name,a,b,c,d"] + [f"{n}," + ",".join(f"{v:.17g}" for v in row)
+                                    for n, row in zip(names[rows], X[rows])]
+        (tmp_path / path).write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, X, y, names
+
+
+def test_text_labels_round_trip_through_train_predict_evaluate(text_label_files, capsys):
+    folder, X, y, names = text_label_files
+    assert cli.main(["train", "tr.csv", "--header", "--validation", "va.csv", "--hidden", "4", "--epochs", "3",
+                     "--seed", "1", "-o", "run", "-q"]) == 0
+    net = fnn_io.load(folder / "run" / cli.MODEL_FILE)
+    assert net.metadata_["classes"] == ["setosa", "versicolor", "virginica"]
+    # the same fit as integer codes of the sorted names
+    reference = fastnn.Network(hidden=(4,), epochs=3, learning_rate=cli.DEFAULT_LEARNING_RATE, init="uniform",
+                               random_state=1).fit(X[:60], y[:60], X[60:], y[60:])
+    np.testing.assert_array_equal(net.weights_[0], reference.weights_[0])
+    capsys.readouterr()
+    assert cli.main(["predict", "run/model.npz", "va.csv", "--header"]) == 0
+    printed = capsys.readouterr().out.split()
+    np.testing.assert_array_equal(printed, net.metadata_["classes"] and
+                                  np.array(net.metadata_["classes"])[reference.predict(X[60:])])
+    assert cli.main(["evaluate", "run/model.npz", "va.csv", "--header"]) == 0
+    out = capsys.readouterr().out
+    error = float(np.mean(reference.predict(X[60:]) != y[60:]))
+    assert float(re.search(r"^error:\s+(\S+)$", out, re.M).group(1)) == error
+    assert "setosa" in out.split("predicted label):\n", 1)[1]
+    # a header without --header is named as such, with the option to use
+    assert cli.main(["train", "tr.csv", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "tr.csv:1: this looks like a header line" in err and "--header" in err
+
+
+def test_integer_labels_are_unchanged_by_the_text_label_support(tmp_path, capsys, monkeypatch):
+    X, y = synthetic_data(n=50, m=3, k=3, seed=2)
+    write_csv(tmp_path / "d.csv", X, y)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "d.csv", "--hidden", "2", "--epochs", "1", "--seed", "0", "-o", "r", "-q"]) == 0
+    assert fnn_io.load(tmp_path / "r" / cli.MODEL_FILE).metadata_["classes"] == [0, 1, 2]
+
+
+def test_small_messages(bad_files, capsys):
+    assert cli.main(["train", "--hidden", "0"]) == 2
+    assert "for no hidden layer give --hidden with no numbers" in capsys.readouterr().err
+    assert cli.main(["predict", "good.csv", "model.npz"]) == 2
+    assert "MODEL comes first: 'fastnn predict MODEL DATA'" in capsys.readouterr().err
+    np.savez(bad_files / "data.npz", X=np.zeros((2, 4)), y=np.array([0, 1]))
+    assert cli.main(["evaluate", "data.npz", "model.npz"]) == 2
+    assert "MODEL comes first: 'fastnn evaluate MODEL DATA'" in capsys.readouterr().err
+    assert cli.main(["gradcheck", "--output-layer", "sigmoid", "--classes", "3"]) == 2
+    assert "--output-layer sigmoid has 2 classes" in capsys.readouterr().err
+    assert cli.main(["gradcheck", "--output-layer", "sigmoid", "--samples", "1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["gradcheck", "--help"]) == 0
+    helptext = capsys.readouterr().out
+    assert "--output-layer" in helptext and "--output " not in helptext
+    assert cli.main(["train", "good.csv", "--epochs", "1", "--hidden", "2", "-o", "one"]) == 0
+    captured = capsys.readouterr()
+    assert "for 1 epoch;" in captured.err and ", 1 epoch," in captured.out
+
+
+def test_loading_shows_progress_only_on_a_terminal(bad_files, capsys, monkeypatch):
+    calls = []
+    real = fnn_io.load_dataset
+    monkeypatch.setattr(fnn_io, "load_dataset", lambda *a, **k: calls.append(k.get("progress")) or real(*a, **k))
+    assert cli.main(["predict", "model.npz", "good.csv"]) == 0
+    assert calls[-1] is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["predict", "model.npz", "good.csv"]) == 0
+    assert callable(calls[-1])
+
+
+def test_one_epoch_learning_curve_has_whole_epoch_ticks():
+    from matplotlib.image import imread  # noqa: F401  (the figure is drawn with matplotlib)
+
+    png = plots.learning_curve_png({"train_loss": [0.5], "val_loss": [0.6]})
+    assert png.startswith(b"\x89PNG")
+
+
+def test_hidden_units_share_one_colour_scale():
+    W = np.zeros((2, 5))
+    W[0, 1:] = [1, -1, 0.5, 0]
+    W[1, 1:] = [0.1, 0, 0, 0]
+    grid = plots.weight_grid(W, (2, 2))
+    scale = max(1, math.ceil(plots.MIN_TILE / 2))
+    tile0 = grid[plots.GAP, plots.GAP]  # unit 0, weight 1: the darkest red
+    tile1 = grid[plots.GAP, plots.GAP * 2 + 2 * scale]  # unit 1, weight 0.1: pale, not the same red
+    assert not np.allclose(tile0, tile1)

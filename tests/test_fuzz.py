@@ -401,3 +401,36 @@ def test_the_valid_files_the_mutations_start_from_are_valid(scratch):
         fio.read_npz(path)
     with zipfile.ZipFile(io.BytesIO(VALID_MODELS[0])) as archive:
         assert sorted(archive.namelist()) == ["W0.npy", "W1.npy", "metadata.npy"]
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=200), csv_like_bytes()),
+       labels=st.sampled_from(["int", "str", "auto", None]), header=st.booleans(),
+       piece=st.sampled_from([None, 1, 7, 64]))
+def test_every_csv_mode_raises_only_data_format_errors(scratch, data, labels, header, piece):
+    """Every label mode, with and without a header, read in one piece or in tiny pieces
+    (so that piece ends fall everywhere): a DataFormatError, or values Python reads alike."""
+    path = scratch / "modes.csv"
+    path.write_bytes(data)
+    with pytest.MonkeyPatch.context() as patch:
+        if piece is not None:
+            patch.setattr(fio, "_PARSE_CHUNK", piece)
+        try:
+            result = fio.read_csv(path, labels=labels, header=header)
+        except fio.DataFormatError as error:
+            assert str(error).startswith(str(path)), error
+            return
+    X, y = (result, None) if labels is None else result
+    assert X.dtype == np.float64 and X.ndim == 2 and X.flags.c_contiguous and np.isfinite(X).all()
+    text = data.decode("utf-8").lstrip("\ufeff").replace("\r\n", "\n").rstrip(" \t\f\v\r\n")
+    lines = text.split("\n")[1 if header else 0:]
+    assert len(lines) == X.shape[0]
+    for i, (line, row) in enumerate(zip(lines, X)):
+        fields = line.split(",")
+        if labels is not None:
+            label, fields = fields[0], fields[1:]
+            if y.dtype.kind == "U":
+                assert y[i] == label.strip(" \t\f\v")
+            else:
+                assert float(label) == y[i]
+        assert [float(field) for field in fields] == row.tolist()

@@ -128,6 +128,7 @@ def test_line_reader_agrees_with_fast_path_on_ocr():
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+PANDAS_PARSER = fio._pandas_parser()
 _TOKENS = st.one_of(
     st.sampled_from(["0", "1", "-0", "+1", "2.", ".5", "1e3", "1E-3", "2.5e+1", " 3 ", "\t4", "00", "7"]),
     st.sampled_from(["", "1e", ".", "+", "-", "1.2.3", "e5", "1..", ".e1", "+-1", "1e+", "1 2", "--1",
@@ -143,15 +144,17 @@ def test_fast_path_accepts_only_what_the_line_reader_accepts(rows):
     body = "\n".join(",".join(row) for row in rows).rstrip(" \t\f\v\r\n")
     if not body:
         return
-    fast = fio._csv_fast(body, None, None)
+    parsers = [None] + ([PANDAS_PARSER] if PANDAS_PARSER is not None else [])
+    fast = [fio._csv_fast(body, None, None, parser=parser) for parser in parsers]
     try:
         slow = fio._csv_slow(body, "t.csv", None, None)
     except DataFormatError:
-        assert fast is None
+        assert fast == [None] * len(parsers)
         return
-    if fast is not None:
-        np.testing.assert_array_equal(fast[0], slow[0])
-        np.testing.assert_array_equal(fast[1], slow[1])
+    for result in fast:
+        if result is not None:
+            np.testing.assert_array_equal(result[0], slow[0])
+            np.testing.assert_array_equal(result[1], slow[1])
 
 
 def test_read_csv_does_not_depend_on_the_locale(tmp_path):
@@ -847,3 +850,203 @@ def test_save_unfitted_network(tmp_path):
     with pytest.raises(ValueError, match="not fitted"):
         fio.save(Network(), tmp_path / "n.npz")
     assert _listing(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------
+# one CSV grammar: label modes and header
+
+
+def test_read_csv_without_labels(tmp_path):
+    X = fio.read_csv(_write(tmp_path, "0.5,-2\n1e-3,3\n0,.25\n"), labels=None)
+    np.testing.assert_array_equal(X, CLEAN_X)
+    assert X.dtype == np.float64 and X.flags.c_contiguous
+    X1 = fio.read_csv(_write(tmp_path, "7\n8\n", "one.csv"), labels=None)
+    assert X1.shape == (2, 1)
+
+
+@pytest.mark.parametrize("content,kwargs,expected", [
+    ("0.5,-2\n1,2,3\n", {}, ":2: expected 2 fields, found 3"),
+    ("0.5,-2\n1,abc\n", {}, ":2:2: 'abc' is not a number"),
+    ("1,2\n", {"n_features": 3}, ":1: expected 3 fields (n_features=3 values), found 2"),
+    ("x1,x2\n1,2\n", {}, ":1: this looks like a header line (first field 'x1')"),
+    ("1,2\n\n3,4\n", {}, ":2: blank line"),
+])
+def test_read_csv_without_labels_rejects_with_location(tmp_path, content, kwargs, expected):
+    path = _write(tmp_path, content)
+    with pytest.raises(DataFormatError) as info:
+        fio.read_csv(path, labels=None, **kwargs)
+    assert str(info.value).startswith(str(path) + expected), str(info.value)
+
+
+def test_read_csv_header_is_skipped_and_lines_keep_their_numbers(tmp_path):
+    path = _write(tmp_path, "label,x1,x2\r\n" + CLEAN.replace("\n", "\r\n"))
+    X, y = fio.read_csv(path, header=True)
+    np.testing.assert_array_equal(X, CLEAN_X)
+    np.testing.assert_array_equal(y, CLEAN_Y)
+    bad = _write(tmp_path, "label,x1,x2\n1,0,0\n2,0,zz\n", "bad.csv")
+    with pytest.raises(DataFormatError, match=r"bad\.csv:3:3: 'zz' is not a number"):
+        fio.read_csv(bad, header=True)
+    with pytest.raises(DataFormatError, match="header line but no data rows"):
+        fio.read_csv(_write(tmp_path, "\ufeffa,b,c\n\n", "only.csv"), header=True)
+    with pytest.raises(DataFormatError, match=r"header line .*header=True"):
+        fio.read_csv(_write(tmp_path, "label,x1\n1,0\n", "h.csv"))
+
+
+def test_read_csv_text_labels(tmp_path):
+    path = _write(tmp_path, " cat ,0.5,-2\ndog,1e-3,3\r\ncat,0,.25\n")
+    X, y = fio.read_csv(path, labels="str")
+    np.testing.assert_array_equal(X, CLEAN_X)
+    assert y.tolist() == ["cat", "dog", "cat"] and y.dtype.kind == "U"
+    assert fio.read_csv(path, labels="auto")[1].tolist() == ["cat", "dog", "cat"]
+    # numbers stay integer labels under "auto", with the same checks as "int"
+    X, y = fio.read_csv(_write(tmp_path, CLEAN, "int.csv"), labels="auto")
+    assert y.dtype == np.int64 and y.tolist() == CLEAN_Y.tolist()
+    with pytest.raises(DataFormatError, match=r":2:1: label '3.5' is not an integer"):
+        fio.read_csv(_write(tmp_path, "1,0\n3.5,0\n", "f.csv"), labels="auto")
+    # a header over text labels is recognised by its second field
+    with pytest.raises(DataFormatError, match=r":1: this looks like a header line \(second field 'x1'\)"):
+        fio.read_csv(_write(tmp_path, "label,x1,x2\na,0,0\n", "hs.csv"), labels="auto")
+    assert fio.read_csv(_write(tmp_path, "label,x1,x2\na,0,0\n", "hs.csv"), labels="auto",
+                        header=True)[1].tolist() == ["a"]
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("a,0\nb\n", ":2: expected at least 2 fields (label,x1,...,xm), found 1"),
+    ("a,0\n,1\n", ":2:1: empty label"),
+    ("a,0,1\nb,0\n", ":2: expected 3 fields, found 2"),
+    ("a,0,1\nb,0,q\n", ":2:3: 'q' is not a number"),
+    ("a,0\n\nb,1\n", ":2: blank line"),
+])
+def test_read_csv_text_labels_reject_with_location(tmp_path, content, expected):
+    path = _write(tmp_path, content)
+    with pytest.raises(DataFormatError) as info:
+        fio.read_csv(path, labels="str")
+    assert str(info.value).startswith(str(path) + expected), str(info.value)
+
+
+def test_read_csv_in_pieces_equals_one_piece(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 7))
+    y = rng.integers(0, 5, size=300)
+    body = "".join(f"{label}," + ",".join(f"{v:.17g}" for v in row) + "\r\n" for label, row in zip(y, X))
+    path = _write(tmp_path, "\ufeff" + body + "\n \n")
+    whole = fio.read_csv(path)
+    monkeypatch.setattr(fio, "_PARSE_CHUNK", 97)  # pieces end at line ends, in the middle of the file
+    seen = []
+    pieces = fio.read_csv(path, progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_array_equal(whole[0], X)
+    np.testing.assert_array_equal(pieces[0], X)
+    np.testing.assert_array_equal(pieces[1], y)
+    assert len(seen) > 10 and seen[-1][0] == seen[-1][1] and seen == sorted(seen)
+    lines = body.split("\r\n")
+    lines[250] += ",9"
+    broken = _write(tmp_path, "\r\n".join(lines), "r.csv")
+    with pytest.raises(DataFormatError, match=r"r\.csv:251: expected 8 fields, found 9"):
+        fio.read_csv(broken)
+
+
+# ----------------------------------------------------------------------------
+# one npz reader for every caller; regular files only
+
+
+def test_read_npz_features_only(tmp_path):
+    path = tmp_path / "f.npz"
+    np.savez(path, X=CLEAN_X)
+    np.testing.assert_array_equal(fio.read_npz(path, labels=None), CLEAN_X)
+    np.testing.assert_array_equal(fio.load_dataset(path, labels=None, n_features=2), CLEAN_X)
+    with pytest.raises(DataFormatError, match="'y' is missing"):
+        fio.read_npz(path)
+    np.savez(tmp_path / "s.npz", X=CLEAN_X, y=np.array(["b", "a", "b"]))
+    assert fio.read_npz(tmp_path / "s.npz", labels="auto")[1].tolist() == ["b", "a", "b"]
+    with pytest.raises(DataFormatError, match="integer labels"):
+        fio.read_npz(tmp_path / "s.npz")
+
+
+def _lying_npz(path, key="X", shape=(10**6, 10**6)):
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    buffer = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{key}.npy", buffer.getvalue() + b"\0" * 64)
+    return path
+
+
+def test_read_npz_features_only_checks_the_headers(tmp_path):
+    path = _lying_npz(tmp_path / "lie.npz")
+    with pytest.raises(DataFormatError, match=r"declares shape \(1000000, 1000000\)"):
+        fio.read_npz(path, labels=None)
+    npy = tmp_path / "array.npz"
+    np.save(tmp_path / "array.npy", CLEAN_X)
+    (tmp_path / "array.npy").rename(npy)
+    with pytest.raises(DataFormatError, match="not a readable .npz archive"):
+        fio.read_npz(npy, labels=None)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or not hasattr(os, "mkfifo"), reason="needs /dev/zero, mkfifo")
+def test_non_regular_inputs_are_refused(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFormatError, match=r"pipe\.csv: cannot read the file: it is a named pipe \(FIFO\)"):
+        fio.read_csv(fifo)
+    with pytest.raises(ModelFormatError, match="/dev/zero: cannot read the model file: it is a character device"):
+        fio.load("/dev/zero")
+    with pytest.raises(DataFormatError, match="character device"):
+        fio.read_npz("/dev/zero")
+
+
+# ----------------------------------------------------------------------------
+# MLPClassifier through save/load
+
+
+@needs_network
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+@pytest.mark.parametrize("labels", [[0, 1, 2], ["a", "b", "c"], ["no", "yes"]])
+def test_save_load_mlpclassifier(tmp_path, labels):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 4))
+    y = np.asarray(labels)[rng.integers(0, len(labels), size=60)]
+    clf = fastnn.MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    path = tmp_path / "clf.npz"
+    fio.save(clf, path, metadata={"note": "x"})
+    net = fio.load(path)
+    np.testing.assert_array_equal(net.predict_proba(X), clf.predict_proba(X))
+    classes = np.asarray(net.metadata_["classes"])
+    assert classes.tolist() == clf.classes_.tolist()
+    np.testing.assert_array_equal(classes[net.predict(X)], clf.predict(X))
+    assert net.metadata_["saved_from"]["class"] == "MLPClassifier"
+    assert net.metadata_["saved_from"]["params"]["max_iter"] == 3 and net.metadata_["note"] == "x"
+    with pytest.raises(ValueError, match="not fitted"):
+        fio.save(fastnn.MLPClassifier(), tmp_path / "u.npz")
+
+
+def test_writing_never_changes_the_umask(tmp_path, monkeypatch):
+    def forbidden(mask):
+        raise AssertionError("os.umask was called")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    fio.write_atomic(tmp_path / "a.txt", "x\n")
+    fio.write_model(tmp_path / "m.npz", [W0, W1])
+    assert (tmp_path / "a.txt").read_text() == "x\n"
+
+
+def test_the_optional_pandas_fast_path_reads_the_same_numbers(tmp_path, monkeypatch):
+    parser = fio._pandas_parser()
+    if parser is None:
+        pytest.skip("pandas is not installed")
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 6)) * 10.0 ** rng.integers(-300, 300, size=(400, 6))
+    y = rng.integers(0, 4, size=400)
+    body = "\n".join(f"{label}," + ",".join(f"{v:.17g}" for v in row) for label, row in zip(y, X))
+    via_pandas = fio._csv_fast(body, None, None, parser=parser)
+    via_numpy = fio._csv_fast(body, None, None)
+    np.testing.assert_array_equal(via_pandas[0], X)
+    np.testing.assert_array_equal(via_numpy[0], X)
+    np.testing.assert_array_equal(via_pandas[1], y)
+    for bad in (body + "\n1,2", body.replace(",", ",,", 1), body + "\n\n1," + "0," * 5 + "0"):
+        assert fio._csv_fast(bad, None, None, parser=parser) is None
+    monkeypatch.setattr(fio, "_PANDAS_MIN_BYTES", 0)
+    path = _write(tmp_path, body + "\n1,0,0\n")
+    with pytest.raises(DataFormatError, match=r":401: expected 7 fields, found 3"):
+        fio.read_csv(path)
+    X2, y2 = fio.read_csv(_write(tmp_path, body + "\n", "ok.csv"))
+    np.testing.assert_array_equal(X2, X)

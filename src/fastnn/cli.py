@@ -3,9 +3,10 @@
 Every command reports bad input as one line on stderr, ``fastnn: error: <where>: <what>``,
 and exits with status 2 (usage and data errors), 1 (a failure while working, e.g. training
 diverged or a file could not be written) or 130 (interrupted by Ctrl-C). ``--debug`` shows
-the traceback instead. Output files are written only after the work succeeded, each one
-atomically (a temporary file in the same folder, then ``os.replace``), so a failed or
-interrupted run never leaves a half-written file behind.
+the traceback instead. Output files are written only after the work succeeded, all of a
+command's files together through ``fastnn.io.write_files`` (temporary files in the same
+folder, synced, then renamed; an earlier version is restored if a rename fails), so a failed
+or interrupted run never leaves a half-written file behind nor changes an earlier result.
 """
 
 import argparse
@@ -15,7 +16,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -46,6 +46,8 @@ SPLIT_SEED = 0
 NEURALNET_SEED = 0
 #: Labels this large are only accepted when most of the classes below them occur.
 MAX_SPARSE_CLASSES = 1000
+#: Most different text labels accepted (a column of numbers read as names would make more).
+MAX_TEXT_CLASSES = 10000
 
 MODEL_FILE = "model.npz"
 METRICS_FILE = "metrics.json"
@@ -88,7 +90,18 @@ def _layer_size(text):
     except argparse.ArgumentTypeError as exc:
         if not text.lstrip("+-").replace(".", "", 1).isdigit():
             raise argparse.ArgumentTypeError(f"{exc} (put DATA before --hidden)") from None
+        if text.strip().lstrip("+-").strip("0.") == "":
+            raise argparse.ArgumentTypeError(
+                f"{exc}; for no hidden layer give --hidden with no numbers") from None
         raise
+
+
+class _OptionName(argparse.Action):
+    """Store the value and the option string the user typed (for messages)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_option", option_string)
 
 
 def _positive_float(text):
@@ -146,8 +159,10 @@ def _init_flag(text):
 
 TRAIN_EPILOG = """\
 data:
-  DATA is a CSV file in the OCR format (no header; each line 'label,x1,...,xm' with an
-  integer label 0..K-1) or an .npz file holding arrays X (n, m) and y (n,). Without DATA,
+  DATA is a CSV file in the OCR format (each line 'label,x1,...,xm'; --header skips a first
+  line naming the columns) or an .npz file holding arrays X (n, m) and y (n,). Labels are
+  integers 0..K-1, or class names (any text, e.g. 'cat'): the classes are then the names in
+  sorted order, stored in model.npz, and 'fastnn predict' prints the names. Without DATA,
   the scikit-learn digits (1797 8x8 images, pixels scaled to [0, 1], bundled, no download)
   are used, split 80/20 into train/validation by a fixed permutation.
   --validation-fraction holds out that share of the rows by the same fixed permutation
@@ -173,19 +188,23 @@ examples:
 
 PREDICT_EPILOG = """\
 DATA is read like training data: a CSV file with the label in column 1 (the labels are
-ignored) or an .npz file with X (y optional). With --no-labels every CSV column is a feature
-and an .npz needs only X. Output: one predicted label per line, or with --proba one CSV row
-of K class probabilities per sample (no header), to stdout or the file given by -o.
+ignored; --header skips a header line) or an .npz file with X (y optional). With --no-labels
+every CSV column is a feature and an .npz needs only X. Output: one predicted label per line
+(the class names the model was trained with), or with --proba one CSV row of K class
+probabilities per sample, columns in the order of the sorted classes (no header), to stdout
+or the file given by -o (a file is replaced only once complete; -o /dev/stdout works).
 
 examples:
   fastnn predict run1/model.npz test.csv > labels.txt
   fastnn predict run1/model.npz features.csv --no-labels --proba -o proba.csv
+  fastnn predict run1/model.npz iris.csv --header
 """
 
 EVALUATE_EPILOG = """\
-DATA holds features and true labels (CSV 'label,x1,...,xm' or .npz with X and y). Prints the
-number of samples, accuracy, error rate, mean cross-entropy and the confusion matrix (rows:
-true label, columns: predicted label).
+DATA holds features and true labels (CSV 'label,x1,...,xm', --header to skip a header line,
+or .npz with X and y); labels are matched to the model's classes by name. Prints the number
+of samples, accuracy, error rate, mean cross-entropy and the confusion matrix (rows: true
+label, columns: predicted label).
 
 examples:
   fastnn evaluate run1/model.npz valid.csv
@@ -211,14 +230,14 @@ example:
 
 GRADCHECK_EPILOG = """\
 Compares the engine's backpropagated gradient with centered finite differences on a few
-random samples, for a random network (--hidden, --features, --classes, --output) or a saved
+random samples, for a random network (--hidden, --features, --classes, --output-layer) or a saved
 model (--model), and prints the worst relative error of each layer. Exits with status 1 if
 any exceeds --tolerance.
 
 examples:
   fastnn gradcheck
   fastnn gradcheck --hidden 16 8 --features 20 --classes 5
-  fastnn gradcheck --output sigmoid --hidden
+  fastnn gradcheck --output-layer sigmoid --hidden
   fastnn gradcheck --model run1/model.npz
 """
 
@@ -269,6 +288,8 @@ def build_parser():
                        help="seed of the initial weights and shuffling (default: a fresh one, recorded)")
     train.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=False,
                        help="visit the rows in a new random order each epoch (default: file order)")
+    train.add_argument("--header", action="store_true",
+                       help="the CSV files' first line is a header: skip it")
     validation = train.add_mutually_exclusive_group()
     validation.add_argument("--validation", metavar="FILE", help="validation data (.csv or .npz)")
     validation.add_argument("--validation-fraction", type=_fraction, metavar="F",
@@ -297,6 +318,7 @@ def build_parser():
     predict.add_argument("--proba", action="store_true", help="print class probabilities as CSV")
     predict.add_argument("--no-labels", action="store_true",
                          help="DATA has no label column: every CSV column is a feature")
+    predict.add_argument("--header", action="store_true", help="DATA's first line is a header: skip it")
     add_common(predict)
     predict.set_defaults(run=cmd_predict)
 
@@ -307,6 +329,7 @@ def build_parser():
         epilog=EVALUATE_EPILOG, formatter_class=formatter)
     evaluate.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
     evaluate.add_argument("data", metavar="DATA", help="labelled samples (.csv or .npz)")
+    evaluate.add_argument("--header", action="store_true", help="DATA's first line is a header: skip it")
     add_common(evaluate)
     evaluate.set_defaults(run=cmd_evaluate)
 
@@ -340,9 +363,12 @@ def build_parser():
     gradcheck.add_argument("--features", type=_positive_int, default=None, metavar="M",
                            help="inputs of the random network (default: 6)")
     gradcheck.add_argument("--classes", type=_positive_int, default=None, metavar="K",
-                           help="classes of the random network (default: 3; 2 for --output sigmoid)")
-    gradcheck.add_argument("--output", choices=["softmax", "sigmoid"], default=None,
-                           help="output layer of the random network (default: softmax)")
+                           help="classes of the random network (default: 3; 2 for --output-layer sigmoid)")
+    gradcheck.add_argument("--output-layer", dest="output", choices=["softmax", "sigmoid"], default=None,
+                           action=_OptionName, help="output layer of the random network (default: softmax)")
+    # the former name, kept working for existing scripts
+    gradcheck.add_argument("--output", dest="output", choices=["softmax", "sigmoid"], action=_OptionName,
+                           help=argparse.SUPPRESS)
     gradcheck.add_argument("--model", metavar="FILE", help="check this saved model instead")
     gradcheck.add_argument("--samples", type=_positive_int, default=5,
                            help="random samples to check (default: %(default)s)")
@@ -413,6 +439,11 @@ def main(argv=None):
         return EXIT_FAILURE
 
 
+def _count(n, noun):
+    """``1 epoch``, ``2 epochs``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _say(message):
     """One line on stderr, prefixed with the program name."""
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
@@ -430,51 +461,18 @@ def _one_line(exc):
 # files
 
 
-def _file_mode():
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    data : bytes or str
-        ``str`` is encoded as UTF-8 (line ends are written as given).
-
-    Raises
-    ------
-    OSError
-        The file could not be written; no temporary file remains and an existing ``path`` is
-        unchanged.
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _check_output_file(path, option):
-    """Refuse, before any work, an output file that cannot be written."""
-    target = Path(path)
-    if target.is_dir():
+    """Refuse, before any work, an output file that cannot be written.
+
+    A symlink is judged by its target; a device or pipe (``-o /dev/null``) is written
+    through, so its folder need not be writable.
+    """
+    if fnn_io.writes_through(path):
+        return
+    real = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if real.is_dir():
         raise UsageError(f"{path}: {option} is a folder; give a file name")
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = real.parent if str(real.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{path}: cannot write {option}: folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -501,99 +499,10 @@ def _same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def read_features_csv(path, *, n_features=None):
-    """Read a CSV of feature values only (no label column), one sample per line.
-
-    Parameters
-    ----------
-    path : str
-    n_features : int, optional
-        Required number of fields per line.
-
-    Returns
-    -------
-    ndarray of float64, shape (n_samples, n_features)
-
-    Raises
-    ------
-    DataFormatError
-        Unreadable or empty file, ragged row, field that is not a finite number; the
-        message starts with ``path:line[:field]:``.
-    """
-    name = os.fspath(path)
-
-    def error(reason, line=None, column=None):
-        where = name if line is None else f"{name}:{line}" if column is None else f"{name}:{line}:{column}"
-        return DataFormatError(f"{where}: {reason}", path=name, line=line, column=column)
-
+def _load_labelled(path, args, *, n_features=None, no_labels_hint=False, **options):
+    """:func:`_read_data` with a hint when a features-only file was given to a labelled reader."""
     try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise error("cannot read the file: it does not exist") from None
-    except IsADirectoryError:
-        raise error("cannot read the file: it is a directory") from None
-    except OSError as exc:
-        raise error(f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error("the file is not UTF-8 text; it looks binary", raw.count(b"\n", 0, exc.start) + 1) from None
-    lines = text.replace("\r\n", "\n").rstrip(" \t\r\n").split("\n")
-    if lines == [""]:
-        raise error("the file is empty: no data rows (expected rows 'x1,...,xm')")
-    expected = n_features
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        fields = line.split(",")
-        if not line.strip():
-            raise error("blank line; blank lines are only allowed at the end of the file", lineno)
-        if expected is None:
-            expected = len(fields)
-        elif len(fields) != expected:
-            raise error(f"expected {expected} fields, found {len(fields)}", lineno)
-        row = []
-        for column, field in enumerate(fields, start=1):
-            try:
-                value = float(field)
-            except ValueError:
-                value = None
-            if value is None or not math.isfinite(value) or not re.fullmatch(r"\s*[-+0-9.eE]+\s*", field):
-                raise error(f"{field.strip()[:40]!r} is not a finite number", lineno, column)
-            row.append(value)
-        rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), expected)
-
-
-def _read_features_npz(path, n_features):
-    """``X`` of an .npz archive (``y`` is not needed)."""
-    name = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive.files:
-                raise DataFormatError(f"{name}: array 'X' is missing (found {sorted(archive.files)})", path=name)
-            X = archive["X"]
-    except DataFormatError:
-        raise
-    except FileNotFoundError:
-        raise DataFormatError(f"{name}: cannot read the file: it does not exist", path=name) from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataFormatError(f"{name}: not a readable .npz archive: {exc}", path=name) from None
-    if X.ndim != 2 or X.dtype.kind not in "biuf" or X.shape[0] == 0:
-        raise DataFormatError(f"{name}: X must be a non-empty 2-D array of numbers, got {X.dtype} "
-                              f"of shape {X.shape}", path=name)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise DataFormatError(f"{name}: X contains NaN or infinity", path=name)
-    if n_features is not None and X.shape[1] != n_features:
-        raise DataFormatError(f"{name}: X has {X.shape[1]} features, expected n_features={n_features}",
-                              path=name)
-    return X
-
-
-def _load_labelled(path, *, n_features=None, n_classes=None, no_labels_hint=False):
-    """``io.load_dataset`` with a hint when a features-only file was given to a labelled reader."""
-    try:
-        return fnn_io.load_dataset(path, n_features=n_features, n_classes=n_classes)
+        return _read_data(path, args, n_features=n_features, **options)
     except DataFormatError as exc:
         found = re.search(r"found (\d+)$", str(exc))
         if no_labels_hint and n_features is not None and found and int(found.group(1)) == n_features:
@@ -623,12 +532,14 @@ def _load_digits():
     return np.ascontiguousarray(digits.data / 16.0), digits.target.astype(np.int64)
 
 
-def _check_labels_plausible(y, name, is_csv):
+def _check_labels_plausible(y, name, is_csv, header=False):
     """Catch a typo such as a label 100000 in a 10-class file before it builds a huge layer."""
+    if y.dtype.kind == "U":
+        return
     n_classes = int(y.max()) + 1
     if n_classes > MAX_SPARSE_CLASSES and np.unique(y).size < n_classes / 2:
         row = int(np.argmax(y))
-        where = f"{name}:{row + 1}:1" if is_csv else name
+        where = f"{name}:{row + 1 + bool(header)}:1" if is_csv else name
         raise DataFormatError(
             f"{where}: label {int(y[row])} would make {n_classes} classes, but only {np.unique(y).size} "
             "different labels occur; labels must be 0..K-1", path=name)
@@ -649,19 +560,25 @@ def _training_data(args):
             fraction = DEFAULT_VALIDATION_FRACTION
     else:
         name = args.data
-        X, y = fnn_io.load_dataset(args.data)
-        _check_labels_plausible(y, name, name.lower().endswith(".csv"))
+        X, y = _read_data(args.data, args, labels="auto", header=args.header)
+        _check_labels_plausible(y, name, name.lower().endswith(".csv"), args.header)
         fraction = args.validation_fraction
     X_val = y_val = None
     if args.validation is not None:
-        X_val, y_val = fnn_io.load_dataset(args.validation, n_features=X.shape[1])
-        _check_labels_plausible(y_val, args.validation, args.validation.lower().endswith(".csv"))
+        X_val, y_val = _read_data(args.validation, args, labels="auto", header=args.header, n_features=X.shape[1])
+        _check_labels_plausible(y_val, args.validation, args.validation.lower().endswith(".csv"), args.header)
         source["validation"] = args.validation
-    elif fraction is not None:
+    y, y_val, classes = _encode_labels(y, y_val, name)
+    if args.validation is None and fraction is not None:
         train_rows, val_rows = _split(X.shape[0], fraction, name)
         X, y, X_val, y_val = X[train_rows], y[train_rows], X[val_rows], y[val_rows]
         source["validation"] = f"fraction {fraction} of {name}"
     n_classes = int(max(y.max(), -1 if y_val is None else y_val.max())) + 1
+    if classes is not None:
+        n_classes = len(classes)
+        if n_classes < 2:
+            raise DataFormatError(f"{name}: every label is {classes[0]!r}; training needs at least 2 classes",
+                                  path=name)
     if n_classes < 2:
         raise DataFormatError(f"{name}: every label is 0; training needs at least 2 classes (labels 0..K-1)",
                               path=name)
@@ -673,7 +590,40 @@ def _training_data(args):
         image_shape = args.image_shape
     elif image_shape is None and X.shape[1] == 128 and X.min() >= 0 and X.max() <= 1:
         image_shape = (16, 8)  # the OCR letters: 16x8 images, pixels in [0, 1]
-    return X, y, X_val, y_val, n_classes, source, image_shape
+    return X, y, X_val, y_val, n_classes, source, image_shape, classes
+
+
+def _encode_labels(y, y_val, name):
+    """Integer labels as they are; text labels as indices into their sorted classes.
+
+    Returns ``(y, y_val, classes)``; ``classes`` is None for integer labels, else the
+    sorted class names of both files (as ``np.unique`` and scikit-learn's
+    ``LabelEncoder`` order them), so that class ``k`` is ``classes[k]``.
+    """
+    if y.dtype.kind != "U" and (y_val is None or y_val.dtype.kind != "U"):
+        return y, y_val, None
+    texts = [y.astype(str)] + ([] if y_val is None else [y_val.astype(str)])
+    classes = np.unique(np.concatenate(texts))
+    if classes.size > MAX_TEXT_CLASSES:
+        raise DataFormatError(f"{name}: {classes.size} different labels; at most {MAX_TEXT_CLASSES} classes "
+                              "are supported (is the first column really the label?)", path=name)
+    codes = [np.searchsorted(classes, t).astype(np.int64) for t in texts]
+    return codes[0], codes[1] if y_val is not None else None, classes.tolist()
+
+
+def _read_data(path, args, **options):
+    """``io.load_dataset`` with a progress bar on stderr for a read that takes over a second."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return fnn_io.load_dataset(path, **options)
+    from tqdm import tqdm
+
+    with tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=f"reading {Path(path).name}",
+              file=sys.stderr, delay=1.0, leave=False, ncols=80) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return fnn_io.load_dataset(path, progress=progress, **options)
 
 
 def _new_run_dir():
@@ -740,7 +690,7 @@ def cmd_train(args):
         _check_output_dir(args.output)
     elif not os.access(".", os.W_OK | os.X_OK):
         raise UsageError(f"{os.getcwd()}: cannot create the output folder here (not writable); use --output DIR")
-    X, y, X_val, y_val, n_classes, source, image_shape = _training_data(args)
+    X, y, X_val, y_val, n_classes, source, image_shape, classes = _training_data(args)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     params = dict(hidden=tuple(args.hidden), output="softmax", init=args.init, learning_rate=args.lr,
                   epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
@@ -755,12 +705,13 @@ def cmd_train(args):
     if not args.quiet:
         val_text = f" (validation: {X_val.shape[0]})" if X_val is not None else ""
         _say(f"training a {'-'.join(map(str, sizes))} network on {X.shape[0]} samples{val_text} for "
-             f"{args.epochs} epochs; Ctrl-C stops early and keeps the model")
+             f"{_count(args.epochs, 'epoch')}; Ctrl-C stops early and keeps the model")
 
     folder, created = _make_run_dir(args.output)
     written = []
     try:
-        run = _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written)
+        run = _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written,
+                              classes=classes)
     except BaseException:
         _remove(written, created)
         raise
@@ -773,13 +724,13 @@ def cmd_train(args):
     else:
         _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files)
     if interrupted:
-        _say(f"training interrupted after {n_epochs} of {args.epochs} epochs; saved that model "
+        _say(f"training interrupted after {n_epochs} of {_count(args.epochs, 'epoch')}; saved that model "
              f"(marked interrupted) in {folder}")
         return EXIT_INTERRUPTED
     return EXIT_OK
 
 
-def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written):
+def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written, classes=None):
     """Fit, then write the run's files into ``folder``, appending each to ``written``.
 
     Returns
@@ -827,6 +778,7 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
         "time_seconds": seconds,
         "samples_per_second": throughput,
         "image_shape": list(image_shape) if image_shape else None,
+        "classes": classes,
     }
     metadata = {"training": settings, "metrics": metrics, "epochs_completed": n_epochs,
                 "interrupted": interrupted, "image_shape": report["image_shape"]}
@@ -836,12 +788,10 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     }
     if image_shape is not None and args.hidden:
         outputs[UNITS_FILE] = hidden_units_png(net.weights_[0], image_shape)
-    model_path = folder / MODEL_FILE
-    fnn_io.save(net, model_path, metadata=metadata)
-    written.append(model_path)
-    for name, data in outputs.items():
-        write_atomic(folder / name, data)
-        written.append(folder / name)
+    # every file of the run, or none: an earlier run's files in the folder stay as they were
+    files = {MODEL_FILE: fnn_io.model_bytes(net, metadata=metadata, classes=classes), **outputs}
+    fnn_io.write_files([(folder / name, data) for name, data in files.items()])
+    written.extend(folder / name for name in files)
     return n_epochs, metrics, seconds, throughput, [MODEL_FILE, *outputs], interrupted
 
 
@@ -881,7 +831,7 @@ def _remove(written, created):
 
 
 def _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files):
-    print(f"network: {'-'.join(map(str, sizes))}, {n_epochs} epochs, seed {seed}")
+    print(f"network: {'-'.join(map(str, sizes))}, {_count(n_epochs, 'epoch')}, seed {seed}")
     for part in ("train", "validation"):
         scores = metrics[part]
         if scores is not None:
@@ -896,8 +846,16 @@ def _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, 
 # predict and evaluate
 
 
-def _load_model(path):
-    net = fnn_io.load(path)
+def _load_model(path, command="predict"):
+    hint = f"MODEL comes first: 'fastnn {command} MODEL DATA'"
+    if Path(path).suffix.lower() == ".csv":
+        raise UsageError(f"{path}: this is a data file, not a model; {hint}")
+    try:
+        net = fnn_io.load(path)
+    except ModelFormatError as exc:
+        if "'metadata' entry is missing" in str(exc):
+            raise ModelFormatError(f"{exc}; {hint}", path=exc.path) from None
+        raise
     classes = list(getattr(net, "metadata_", {}).get("classes", range(net.n_classes_)))
     return net, classes
 
@@ -908,14 +866,12 @@ def cmd_predict(args):
         _check_output_file(args.output, "-o")
         if _same_file(args.output, args.data) or _same_file(args.output, args.model):
             raise UsageError(f"{args.output}: -o would overwrite an input file")
-    net, classes = _load_model(args.model)
+    net, classes = _load_model(args.model, "predict")
     if args.no_labels:
-        if args.data.lower().endswith(".npz"):
-            X = _read_features_npz(args.data, net.n_features_in_)
-        else:
-            X = read_features_csv(args.data, n_features=net.n_features_in_)
+        X = _read_data(args.data, args, labels=None, header=args.header, n_features=net.n_features_in_)
     else:
-        X, _ = _load_labelled(args.data, n_features=net.n_features_in_, no_labels_hint=True)
+        X, _ = _load_labelled(args.data, args, labels="auto", header=args.header, n_features=net.n_features_in_,
+                              no_labels_hint=True)
     if args.proba:
         P = net.predict_proba(X)
         text = "".join(",".join(repr(float(p)) for p in row) + "\n" for row in P.tolist())
@@ -925,7 +881,7 @@ def cmd_predict(args):
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(args.output, text)
+        fnn_io.write_atomic(args.output, text)
     return EXIT_OK
 
 
@@ -960,20 +916,24 @@ def format_confusion(C, classes):
 
 def cmd_evaluate(args):
     """``fastnn evaluate``: see :data:`EVALUATE_EPILOG`."""
-    net, classes = _load_model(args.model)
+    net, classes = _load_model(args.model, "evaluate")
     K = net.n_classes_
     if classes == list(range(K)):
-        X, y = _load_labelled(args.data, n_features=net.n_features_in_, n_classes=K)
+        X, y = _load_labelled(args.data, args, header=args.header, n_features=net.n_features_in_, n_classes=K)
     else:
-        X, labels = _load_labelled(args.data, n_features=net.n_features_in_)
-        index = {c: k for k, c in enumerate(classes) if isinstance(c, int)}
-        unknown = [i for i, label in enumerate(labels.tolist()) if label not in index]
+        X, labels = _load_labelled(args.data, args, labels="auto", header=args.header,
+                                   n_features=net.n_features_in_)
+        # the file's labels as text match the model's class names (3 and "3" alike)
+        index = {str(c): k for k, c in enumerate(classes)}
+        labels = [str(label) for label in labels.tolist()]
+        unknown = [i for i, label in enumerate(labels) if label not in index]
         if unknown:
             row = unknown[0]
-            where = f"{args.data}:{row + 1}:1" if args.data.lower().endswith(".csv") else args.data
-            raise DataFormatError(f"{where}: label {labels[row]} is not one of the model's classes "
+            where = (f"{args.data}:{row + 1 + args.header}:1" if args.data.lower().endswith(".csv")
+                     else args.data)
+            raise DataFormatError(f"{where}: label {labels[row]!r} is not one of the model's classes "
                                   f"{classes[:20]}", path=args.data)
-        y = np.array([index[label] for label in labels.tolist()], dtype=np.int64)
+        y = np.array([index[label] for label in labels], dtype=np.int64)
     predicted = net.predict(X)
     error = float(np.mean(predicted != y))
     loss = float(net.loss(X, y))
@@ -1024,7 +984,7 @@ def cmd_neuralnet(args):
         for input_path in (args.train_input, args.validation_input):
             if _same_file(path, input_path):
                 raise UsageError(f"{path}: {option} would overwrite the input file {input_path}")
-    paths = list(outputs.values())
+    paths = [path for path in outputs.values() if not fnn_io.writes_through(path)]
     for i, path in enumerate(paths):
         if any(_same_file(path, other) for other in paths[:i]):
             raise UsageError(f"{path}: two outputs name the same file")
@@ -1052,16 +1012,7 @@ def cmd_neuralnet(args):
         args.metrics_out: neuralnet_metrics(net.history_, np.mean(predicted_train != y),
                                             np.mean(predicted_val != y_val)),
     }
-    written = []
-    try:
-        for path, text in contents.items():
-            write_atomic(path, text)
-            written.append(path)
-    except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        raise
+    fnn_io.write_files(contents.items())  # all three files, or none changes
     return EXIT_OK
 
 
@@ -1077,7 +1028,8 @@ def cmd_gradcheck(args):
     if args.model is not None:
         given = [name for name in ("hidden", "features", "classes", "output") if getattr(args, name) is not None]
         if given:
-            raise UsageError(f"--model checks a saved network; drop --{given[0]} (see 'fastnn gradcheck --help')")
+            option = getattr(args, "output_option", None) if given[0] == "output" else f"--{given[0]}"
+            raise UsageError(f"--model checks a saved network; drop {option} (see 'fastnn gradcheck --help')")
         net = fnn_io.load(args.model)
         n_features, n_classes = net.n_features_in_, net.n_classes_
         draw_x = lambda: rng.uniform(0.0, 1.0, size=n_features)  # noqa: E731
@@ -1088,7 +1040,8 @@ def cmd_gradcheck(args):
         n_features = 6 if args.features is None else args.features
         n_classes = args.classes if args.classes is not None else (2 if output == "sigmoid" else 3)
         if output == "sigmoid" and n_classes != 2:
-            raise UsageError(f"--output sigmoid has 2 classes, got --classes {n_classes}")
+            option = getattr(args, "output_option", None) or "--output-layer"
+            raise UsageError(f"{option} sigmoid has 2 classes, got --classes {n_classes}")
         if n_classes < 2:
             raise UsageError(f"--classes must be >= 2, got {n_classes}")
         sizes = [n_features, *hidden, 1 if output == "sigmoid" else n_classes]

@@ -1,14 +1,26 @@
-"""Data files (CSV, npz) and model files for fastnn.
+"""Data files (CSV, npz), model files, and writing files safely, for fastnn.
 
 Data
 ----
-``read_csv`` reads the OCR text format: no header, one example per line,
-``label,x1,...,xm``.  ``read_npz`` reads an ``.npz`` archive holding the arrays
-``X`` (2-D, numeric) and ``y`` (1-D, integer labels).  ``load_dataset`` picks
-one of the two by the file suffix.  Every problem with a data file is reported as
-a :class:`DataFormatError` whose message starts with ``path:line[:column]:``
+``read_csv`` reads the OCR text format: one example per line, ``label,x1,...,xm``
+(``labels="int"``, the default), with text labels (``"str"``, or ``"auto"`` to
+decide by the file), or features only (``labels=None``); ``header=True`` skips a
+header line.  It parses the file in pieces of whole lines straight into the
+result.  ``read_npz`` reads an ``.npz`` archive holding the arrays ``X`` (2-D,
+numeric) and ``y`` (1-D labels; not needed with ``labels=None``), checking every
+header against the file's size before anything is allocated.  ``load_dataset``
+picks one of the two by the file suffix.  Only regular files are read (a pipe
+or device is refused).  Every problem with a data file is reported as a
+:class:`DataFormatError` whose message starts with ``path:line[:column]:``
 (1-based line and field numbers) so that the offending spot can be found at
 once, e.g. ``train.csv:57: expected 129 fields, found 128``.
+
+Writing
+-------
+``write_atomic`` writes one file and ``write_files`` several, all or none: each
+through a synced temporary file in the target's folder, renamed at the end, the
+folder fsynced; symlinks are followed, devices (``/dev/null``) written through,
+an existing file's mode kept (details in :func:`write_files`).
 
 Models
 ------
@@ -27,9 +39,9 @@ as a 1-D ``uint8`` array (never as a pickled object).  The metadata records::
     n_features      n_in
 
 plus any keys the caller passes (training settings, final metrics, an
-``interrupted`` flag, ...).  The file is written atomically: a temporary file in
-the target folder is written, flushed and fsynced and then renamed over the
-target, so a reader sees either the old file or the new one, never a mix.
+``interrupted`` flag, ...).  The file is written atomically (``write_atomic``),
+so a reader sees either the old file or the new one, never a mix.  ``save``
+takes a fitted ``Network`` or ``MLPClassifier``.
 
 ``load`` returns a :class:`fastnn.Network` built with ``Network.from_weights``;
 the metadata dictionary is attached to it as ``net.metadata_``.  ``read_model``
@@ -46,8 +58,12 @@ import json
 import math
 import os
 import re
+import errno
+import functools
+import secrets
+import stat
 import struct
-import tempfile
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -64,6 +80,10 @@ __all__ = [
     "load",
     "read_model",
     "write_model",
+    "model_bytes",
+    "write_atomic",
+    "write_files",
+    "writes_through",
     "MAX_LINE_BYTES",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
@@ -209,154 +229,382 @@ _NUM_RE = re.compile(_NUM)
 _NONFINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _LINE_RE = re.compile(rf"{_WS}{_NUM}{_WS}(?:,{_WS}{_NUM}{_WS})*+")
 _PREFIX_RE = re.compile(rf"(?:{_WS}{_NUM}{_WS},)*+")
-# Fast-path guards: any character outside the number grammar, or a blank line,
-# sends the file to the line-by-line reader, which says exactly what is wrong.
-_UNEXPECTED_CHAR_RE = re.compile(r"[^0-9eE+\-., \t\f\v\n]")
-_BLANK_LINE_RE = re.compile(r"^[ \t\f\v]*$", re.MULTILINE)
+# Fast-path guard: any byte outside the number grammar, commas, blanks and LF sends
+# a piece to the line-by-line reader, which says exactly what is wrong.
+_NUMBER_BYTES = b"0123456789eE+-., \t\f\v\n"
 _LETTER_RE = re.compile(r"[A-Za-z]")
+_LABEL_FIELD_RE = re.compile(r"^([^,\n]*),", re.MULTILINE)
 _BLANKS = " \t\f\v"
+_BLANK_BYTES = b" \t\f\v\r\n"
+_BOM = b"\xef\xbb\xbf"
+#: Bytes of whole lines parsed in one piece: the reader holds about this much text
+#: (plus one line) and its numbers at a time, besides the result.
+_PARSE_CHUNK = 8 * 2**20
+_LABEL_MODES = ("int", "str", "auto", None)
+#: Files larger than this are parsed with pandas when it is installed.
+_PANDAS_MIN_BYTES = 32 * 2**20
 
 
-def read_csv(path, *, n_features=None, n_classes=None):
-    """Read a data set in the OCR CSV format.
+def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None):
+    """Read a data set in the OCR CSV format (or a CSV of features only).
 
-    Each line is one example, ``label,x1,...,xm``: an integer class label
-    followed by the ``m`` feature values.  There is no header.  Lines may end in
-    LF or CRLF; a UTF-8 byte order mark, blanks around fields and blank lines at
-    the end of the file are accepted.  Numbers are read as decimal literals
-    (``1``, ``-0.5``, ``.5``, ``2e-3``) independently of the locale.
+    Each line is one example, ``label,x1,...,xm``: a class label followed by the
+    ``m`` feature values (with ``labels=None``: only ``x1,...,xm``).  There is no
+    header unless ``header=True``.  Lines may end in LF or CRLF; a UTF-8 byte
+    order mark, blanks around fields and blank lines at the end of the file are
+    accepted.  Numbers are read as decimal literals (``1``, ``-0.5``, ``.5``,
+    ``2e-3``) independently of the locale.
+
+    The file is parsed in pieces of whole lines straight into the result, so the
+    memory needed is the result plus a bounded buffer (a few times
+    ``_PARSE_CHUNK`` bytes), whatever the file's size.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The CSV file.
+        The CSV file; it must be a regular file (not a pipe or device).
+    labels : {"int", "str", "auto", None}, default="int"
+        What the first field is. ``"int"``: a non-negative integer class label.
+        ``"str"``: a class name, kept as text (blanks around it removed).
+        ``"auto"``: integer labels if every label field is a number, else text
+        labels (as ``"str"``). ``None``: there is no label column; every field
+        is a feature.
+    header : bool, default=False
+        Skip the first line (a header naming the columns).
     n_features : int, optional
         Expected number of features ``m``; when given, every line must have
-        exactly ``m + 1`` fields.
+        exactly ``m`` feature fields.
     n_classes : int, optional
-        Number of classes ``K``; when given, every label must be in ``0..K-1``.
+        Number of classes ``K``; when given, every integer label must be in
+        ``0..K-1`` (ignored for text labels).
+    progress : callable, optional
+        Called as ``progress(bytes_done, bytes_total)`` after each piece is parsed.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
-        The feature values.
-    y : ndarray of shape (n_samples,), dtype int64
-        The labels, each ``>= 0``.
+        The feature values (the only result with ``labels=None``).
+    y : ndarray of shape (n_samples,)
+        The labels: int64, each ``>= 0``, for integer labels; a numpy string
+        array (dtype ``<U``) for text labels.
 
     Raises
     ------
     DataFormatError
-        If the file cannot be read, is empty, looks binary, has a line longer
-        than ``MAX_LINE_BYTES``, a header, a blank line before the end, a row with
-        a different number of fields, a field that is not a finite number, or a
+        If the file cannot be read, is not a regular file, is empty, looks binary,
+        has a line longer than ``MAX_LINE_BYTES``, a header (without
+        ``header=True``), a blank line before the end, a row with a different
+        number of fields, a field that is not a finite number, or an integer
         label that is not a non-negative integer (below ``n_classes`` if given).
         The message starts with ``path:line[:field]:``.
     """
     name = _display(path)
+    if labels not in _LABEL_MODES:
+        raise ValueError(f"labels must be 'int', 'str', 'auto' or None, got {labels!r}")
     n_features = _check_positive_int(n_features, "n_features")
     n_classes = _check_positive_int(n_classes, "n_classes")
-    raw = _read_text_bytes(path, name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise _data_error(
-            name,
-            f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; the file looks binary"
-            " (expected a text CSV file with rows 'label,x1,...,xm')",
-            line,
-        ) from None
-    del raw
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    text = text.replace("\r\n", "\n")
-    body = text.rstrip(_BLANKS + "\r\n")
-    del text
-    if not body:
-        raise _data_error(name, "the file is empty: no data rows (expected rows 'label,x1,...,xm')")
-    result = _csv_fast(body, n_features, n_classes)
-    if result is None:
-        # Something is wrong (or unusual): read line by line for a precise message.
-        result = _csv_slow(body, name, n_features, n_classes)
-    return result
+    header = bool(header)
+    if labels == "auto":
+        try:
+            return _read_csv(path, name, "int", header, n_features, n_classes, progress)
+        except DataFormatError as exc:
+            if not getattr(exc, "label_is_text", False):
+                raise
+        labels = "str"
+    return _read_csv(path, name, labels, header, n_features, n_classes, progress)
 
 
-def _read_text_bytes(path, name):
-    """Read a file in chunks, refusing NUL bytes and over-long lines early."""
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise _data_error(name, "cannot read the file: it does not exist") from None
-    except IsADirectoryError:
-        raise _data_error(name, "cannot read the file: it is a directory") from None
-    except PermissionError:
-        raise _data_error(name, "cannot read the file: permission denied") from None
-    except OSError as exc:
-        raise _data_error(name, f"cannot read the file: {exc.strerror or exc}") from None
+def _row_format(mode):
+    return "'x1,...,xm'" if mode is None else "'label,x1,...,xm'"
+
+
+def _read_csv(path, name, mode, header, n_features, n_classes, progress):
+    """read_csv for one label mode ("int", "str" or None)."""
+    fmt = _row_format(mode)
+    fh, size = _open_regular(path, lambda reason: _data_error(name, reason), "file")
+    with fh:
+        start, data_end, n_lines = _scan_csv_bytes(fh, name, size, fmt)
+        if data_end <= start:
+            raise _data_error(name, f"the file is empty: no data rows (expected rows {fmt})")
+        first_line = 1
+        fh.seek(start)
+        if header:
+            start += len(fh.readline(data_end - start))
+            n_lines -= 1
+            first_line = 2
+            if start >= data_end:
+                raise _data_error(name, f"the file has a header line but no data rows (expected rows {fmt})")
+        expected = None if n_features is None else n_features + (mode is not None)
+        # pandas' parser is about 3x faster than numpy's; worth its import for big files only
+        parser = _pandas_parser() if data_end - start > _PANDAS_MIN_BYTES else None
+        reader = _ChunkReader(fh, start, data_end, name)
+        X = y = None
+        text_labels = []
+        row = 0
+        lineno = first_line
+        for chunk in reader:
+            n_chunk_lines = chunk.count(b"\n") + 1
+            result = None
+            if mode != "str":  # the common case: numbers straight from the bytes, nothing decoded
+                result = _csv_fast(chunk, n_features, n_classes, labels=mode == "int", expected=expected,
+                                   parser=parser)
+            if result is not None:
+                data, codes = result
+            else:
+                text = _decode_chunk(chunk, name, lineno, fmt)
+                parse = dict(name=name, n_features=n_features, first_line=lineno,
+                             header_possible=lineno == 1, parser=parser)
+                if mode == "str":
+                    names, text = _split_labels(text, **parse)
+                    data, _ = _parse_block(text, labels=False, n_classes=None, column_offset=1,
+                                           expected=None if expected is None else expected - 1, **parse)
+                    text_labels.append(np.array(names))
+                else:
+                    data, codes = _parse_block(text, labels=mode == "int", expected=expected,
+                                               n_classes=n_classes, column_offset=0, **parse)
+                del text
+            del chunk
+            if X is None:
+                X = np.empty((n_lines, data.shape[1]), dtype=np.float64)
+                if mode == "int":
+                    y = np.empty(n_lines, dtype=np.int64)
+                expected = data.shape[1] + (mode is not None)
+            if row + data.shape[0] > n_lines:
+                raise _data_error(name, "the file changed while it was being read; read it again")
+            X[row:row + data.shape[0]] = data
+            if mode == "int":
+                y[row:row + data.shape[0]] = codes
+            row += data.shape[0]
+            lineno += n_chunk_lines
+            if progress is not None:
+                progress(reader.done, data_end)
+        if row != n_lines:
+            raise _data_error(name, "the file changed while it was being read; read it again")
+    if mode is None:
+        return X
+    if mode == "str":
+        y = np.concatenate(text_labels)
+    return X, y
+
+
+def _scan_csv_bytes(fh, name, size, fmt):
+    """First pass, in small pieces: refuse NUL bytes and over-long lines early.
+
+    Returns ``(start, data_end, n_lines)``: the offset after a byte order mark,
+    the offset after the last byte that is not blank (trailing blank lines are
+    allowed and ignored), and the number of lines in between.
+    """
     chunk_size = max(1, min(_READ_CHUNK, MAX_LINE_BYTES))
-    chunks = []
+    offset = 0
     line = 1  # number of the line being read
     line_len = 0  # bytes of that line read so far
-    with f:
+    newlines = 0
+    data_end = 0
+    lines_to_data_end = 0
+    while offset < size:
+        try:
+            chunk = fh.read(min(chunk_size, size - offset))
+        except OSError as exc:
+            raise _data_error(name, f"cannot read the file: {exc.strerror or exc}") from None
+        if not chunk:
+            break
+        nul = chunk.find(b"\0")
+        if nul >= 0:
+            raise _data_error(
+                name,
+                f"the file contains NUL bytes; it looks binary (expected a text CSV file with rows {fmt})",
+                line + chunk.count(b"\n", 0, nul),
+            )
+        first_nl = chunk.find(b"\n")
+        count = 0 if first_nl < 0 else chunk.count(b"\n")
+        if first_nl < 0:
+            line_len += len(chunk)
+        else:
+            # Lines wholly inside the chunk are shorter than chunk_size <= limit.
+            if line_len + first_nl > MAX_LINE_BYTES:
+                _raise_long_line(name, line, fmt)
+            line += count
+            line_len = len(chunk) - chunk.rfind(b"\n") - 1
+        if line_len > MAX_LINE_BYTES:
+            _raise_long_line(name, line, fmt)
+        kept = len(chunk.rstrip(_BLANK_BYTES))
+        if kept:
+            data_end = offset + kept
+            lines_to_data_end = newlines + (count if kept == len(chunk) else chunk.count(b"\n", 0, kept))
+        newlines += count
+        offset += len(chunk)
+    start = 0
+    fh.seek(0)
+    if fh.read(len(_BOM)) == _BOM:
+        start = len(_BOM)
+    return start, data_end, lines_to_data_end + 1
+
+
+class _ChunkReader:
+    """Iterate over ``[start, end)`` of a file in pieces that end at a line end.
+
+    Each piece is about ``_PARSE_CHUNK`` bytes of whole lines (more when a single
+    line is longer), without the line end that closes it.
+    """
+
+    def __init__(self, fh, start, end, name):
+        self.fh = fh
+        self.done = start
+        self.end = end
+        self.name = name
+
+    def __iter__(self):
+        carry = b""
         while True:
+            want = self.end - self.done
             try:
-                chunk = f.read(chunk_size)
+                block = self.fh.read(min(_PARSE_CHUNK, want)) if want > 0 else b""
             except OSError as exc:
-                raise _data_error(name, f"cannot read the file: {exc.strerror or exc}") from None
-            if not chunk:
-                break
-            nul = chunk.find(b"\0")
-            if nul >= 0:
-                raise _data_error(
-                    name,
-                    "the file contains NUL bytes; it looks binary"
-                    " (expected a text CSV file with rows 'label,x1,...,xm')",
-                    line + chunk.count(b"\n", 0, nul),
-                )
-            first_nl = chunk.find(b"\n")
-            if first_nl < 0:
-                line_len += len(chunk)
+                raise _data_error(self.name, f"cannot read the file: {exc.strerror or exc}") from None
+            if want > 0 and not block:
+                raise _data_error(self.name, "the file became shorter while it was being read; read it again")
+            self.done += len(block)
+            buffer = carry + block if carry else block
+            del block
+            if self.done < self.end:
+                cut = buffer.rfind(b"\n")
+                if cut < 0:
+                    carry = buffer
+                    continue
+                carry = buffer[cut + 1:]
+                # a CRLF line end is cut as a whole
+                yield buffer[:cut - 1] if cut and buffer[cut - 1] == 0x0D else buffer[:cut]
             else:
-                # Lines wholly inside the chunk are shorter than chunk_size <= limit.
-                if line_len + first_nl > MAX_LINE_BYTES:
-                    _raise_long_line(name, line)
-                line += chunk.count(b"\n")
-                line_len = len(chunk) - chunk.rfind(b"\n") - 1
-            if line_len > MAX_LINE_BYTES:
-                _raise_long_line(name, line)
-            chunks.append(chunk)
-    return b"".join(chunks)
+                if buffer or carry:
+                    yield buffer
+                return
 
 
-def _raise_long_line(name, line):
+def _decode_chunk(chunk, name, lineno, fmt):
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = lineno + chunk.count(b"\n", 0, exc.start)
+        raise _data_error(
+            name,
+            f"byte 0x{chunk[exc.start]:02x} is not UTF-8 text; the file looks binary"
+            f" (expected a text CSV file with rows {fmt})",
+            line,
+        ) from None
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _raise_long_line(name, line, fmt="'label,x1,...,xm'"):
     raise _data_error(
         name,
         f"line is longer than {MAX_LINE_BYTES} bytes; this does not look like a CSV"
-        " data file (one example per line: 'label,x1,...,xm')",
+        f" data file (one example per line: {fmt})",
         line,
     )
 
 
-def _csv_fast(body, n_features, n_classes):
-    """Parse well-formed input with numpy's C reader; None if anything is off."""
-    if "\r" in body or _UNEXPECTED_CHAR_RE.search(body) or _BLANK_LINE_RE.search(body):
+def _split_labels(text, name, n_features, first_line, header_possible, parser=None):
+    """Cut the label field off every line: (stripped labels, the rest of the text)."""
+    names = _LABEL_FIELD_RE.findall(text)
+    n_lines = text.count("\n") + 1
+    if len(names) != n_lines:
+        # some line has no comma: find the first one and say what is wrong with it
+        pos = 0
+        for i in range(n_lines):
+            end = text.find("\n", pos)
+            line = text[pos:] if end < 0 else text[pos:end]
+            if "," not in line:
+                if not line.strip(_BLANKS + "\r"):
+                    raise _data_error(name, "blank line; blank lines are only allowed at the end of the file",
+                                      first_line + i)
+                raise _data_error(name, "expected at least 2 fields (label,x1,...,xm), found 1", first_line + i)
+            pos = end + 1
+    names = [label.strip(_BLANKS) for label in names]
+    for i, label in enumerate(names):
+        if not label or "\r" in label:
+            problem = ("stray carriage return (\\r) inside a line; lines must end in LF or CRLF" if label
+                       else "empty label (expected a class name or number)")
+            raise _data_error(name, problem, first_line + i, 1)
+    return names, _LABEL_FIELD_RE.sub("", text)
+
+
+def _parse_block(body, *, name, labels, expected, n_features, n_classes, first_line, column_offset,
+                 header_possible, parser=None):
+    """Numbers of a block of lines: the fast path, else the careful reader."""
+    result = _csv_fast(body, n_features, n_classes, labels=labels, expected=expected, parser=parser)
+    if result is None:
+        result = _csv_slow(body, name, n_features, n_classes, labels=labels, expected=expected,
+                           first_line=first_line, column_offset=column_offset, header_possible=header_possible)
+    return result
+
+
+def _only_number_characters(raw):
+    """Whether the bytes ``raw`` hold only characters of the number grammar, commas,
+    blanks and LF (``bytes.translate`` deletes them at memory speed)."""
+    return not raw.translate(None, _NUMBER_BYTES)
+
+
+def _pandas_parser():
+    """pandas' C CSV parser if pandas is installed (an optional speed-up), else None.
+
+    Before pandas 3 its default float conversion is not always correctly rounded;
+    ``float_precision="round_trip"`` is (pandas 3 made that the default).
+    """
+    try:
+        import pandas
+    except ImportError:
+        return None
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        return pandas.read_csv
+    return functools.partial(pandas.read_csv, float_precision="round_trip")
+
+
+def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None, parser=None):
+    """Parse well-formed input with a C reader; None if anything is off.
+
+    The reader is numpy's ``loadtxt``, or ``parser`` (pandas' ``read_csv``) when
+    given; the guards before it leave only digits, signs, points, exponents,
+    commas, blanks and line ends, which both read as the same correctly rounded
+    numbers.  Returns ``(X, y)`` (``y`` None without a label column).
+    """
+    if isinstance(body, str):
+        if not body.isascii():
+            return None
+        body = body.encode("ascii")
+    # a blank line is caught below: numpy skips it and pandas reads NaN, so the row
+    # count or the finiteness check fails
+    if not _only_number_characters(body) or not body:
         return None
     try:
-        data = np.loadtxt(
-            io.StringIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None
-        )
-    except ValueError:
+        if parser is not None:
+            data = parser(io.BytesIO(body), header=None, dtype=np.float64, engine="c", na_filter=False,
+                          quoting=3, skip_blank_lines=False, low_memory=False).to_numpy()
+        else:
+            data = np.loadtxt(
+                io.StringIO(body.decode("ascii")), delimiter=",", dtype=np.float64, ndmin=2, comments=None
+            )
+    except (ValueError, TypeError, OverflowError):
+        return None
+    except Exception as exc:  # pandas' ParserError and EmptyDataError are ValueErrors; be sure
+        if type(exc).__module__.startswith("pandas"):
+            return None
+        raise
+    if data.shape[0] != body.count(b"\n") + 1:
         return None
     n_fields = data.shape[1]
-    if n_fields < 2 or (n_features is not None and n_fields != n_features + 1):
+    if expected is None and n_features is not None:
+        expected = n_features + labels
+    if n_fields < 1 + labels or (expected is not None and n_fields != expected):
         return None
     if not np.isfinite(data).all():
         return None
-    labels = data[:, 0]
+    if not labels:
+        return data, None
+    codes = data[:, 0]
     upper = _MAX_LABEL if n_classes is None else n_classes - 1
-    if not np.all((labels >= 0) & (labels <= upper) & (labels == np.floor(labels))):
+    if not np.all((codes >= 0) & (codes <= upper) & (codes == np.floor(codes))):
         return None
-    return np.ascontiguousarray(data[:, 1:]), labels.astype(np.int64)
+    return data[:, 1:], codes.astype(np.int64)  # a view: the caller copies it into the result
 
 
 def _field_span(text, j, sep=","):
@@ -391,16 +639,23 @@ def _token_problem(token):
     return f"{_short(token)} is not a number"
 
 
-def _csv_slow(body, name, n_features, n_classes):
+def _csv_slow(body, name, n_features, n_classes, *, labels=True, expected=None, first_line=1, column_offset=0,
+              header_possible=None):
     """Reference reader: what it accepts is the format; reports the first problem.
 
     Pass 1 checks each line's structure and number syntax (one regular
     expression per line, linear time even on hostile input) and stops at the
     first bad line.  Pass 2 converts the lines before it in one bulk call and
     checks the values (overflow to infinity, labels).  The earliest problem in
-    file order is raised.
+    file order is raised.  ``first_line`` is the file's number of the body's first
+    line and ``column_offset`` the number of fields cut off each line before it
+    (both only for messages).  Returns ``(X, y)``, ``y`` None without labels.
     """
-    expected = None if n_features is None else n_features + 1
+    if expected is None and n_features is not None:
+        expected = n_features + labels
+    if header_possible is None:
+        header_possible = first_line == 1
+    shape = _LineShape(name, labels, n_features, column_offset, header_possible)
     syntax_error = None
     n_good = 0  # lines that passed pass 1
     pos = 0  # start of the current line; lines are not split up front (memory)
@@ -408,7 +663,7 @@ def _csv_slow(body, name, n_features, n_classes):
         newline = body.find("\n", pos)
         end = len(body) if newline < 0 else newline
         line = body[pos:end]
-        syntax_error = _line_syntax_problem(name, line, n_good + 1, expected, n_features)
+        syntax_error = shape.problem(line, first_line + n_good, expected)
         if syntax_error is not None:
             break
         if expected is None:
@@ -417,6 +672,7 @@ def _csv_slow(body, name, n_features, n_classes):
         if newline < 0:
             break
         pos = newline + 1
+    data = codes = None
     if n_good:
         good = body[: pos - 1] if syntax_error is not None else body
         values = np.fromstring(good.replace("\n", ","), dtype=np.float64, sep=",")
@@ -425,73 +681,100 @@ def _csv_slow(body, name, n_features, n_classes):
             raise _data_error(name, "could not read the numbers in the file")
         data = values.reshape(n_good, expected)
         nonfinite = ~np.isfinite(data)
-        labels = data[:, 0]
-        upper = _MAX_LABEL if n_classes is None else n_classes - 1
-        bad_rows = nonfinite.any(axis=1) | (labels != np.floor(labels)) | (labels < 0) | (labels > upper)
+        bad_rows = nonfinite.any(axis=1)
+        if labels:
+            codes = data[:, 0]
+            upper = _MAX_LABEL if n_classes is None else n_classes - 1
+            bad_rows |= (codes != np.floor(codes)) | (codes < 0) | (codes > upper)
         if bad_rows.any():
             row = int(np.argmax(bad_rows))
             start, end = _field_span(body, row, "\n")
-            raise _value_problem(name, body[start:end], row + 1, nonfinite[row], labels[row], n_classes)
+            raise _value_problem(name, body[start:end], first_line + row, nonfinite[row],
+                                 codes[row] if labels else None, n_classes, column_offset)
     if syntax_error is not None:
         raise syntax_error
-    return np.ascontiguousarray(data[:, 1:]), labels.astype(np.int64)
+    if not labels:
+        return np.ascontiguousarray(data), None
+    return np.ascontiguousarray(data[:, 1:]), codes.astype(np.int64)
 
 
-def _line_syntax_problem(name, line, lineno, expected, n_features):
-    """The DataFormatError for a line's structure or number syntax, or None."""
-    cr = line.find("\r")
-    if cr >= 0:
-        return _data_error(
-            name,
-            "stray carriage return (\\r) inside a line; lines must end in LF or CRLF",
-            lineno,
-            line.count(",", 0, cr) + 1,
-        )
-    if not line.strip(_BLANKS):
-        return _data_error(
-            name, "blank line; blank lines are only allowed at the end of the file", lineno
-        )
-    if lineno == 1:
-        label_token = line[: _field_span(line, 0)[1]].strip(_BLANKS)
-        if (
-            not _NUM_RE.fullmatch(label_token)
-            and not _NONFINITE_RE.fullmatch(label_token)
-            and _LETTER_RE.search(label_token)
-        ):
+class _LineShape:
+    """The structure and number syntax of one line (pass 1 of :func:`_csv_slow`)."""
+
+    def __init__(self, name, labels, n_features, column_offset, header_possible):
+        self.name = name
+        self.labels = labels
+        self.n_features = n_features
+        self.offset = column_offset
+        self.header_possible = header_possible
+        self.fmt = _row_format("int" if labels or column_offset else None)
+
+    def problem(self, line, lineno, expected):
+        """The DataFormatError for the line, or None."""
+        name, offset = self.name, self.offset
+        cr = line.find("\r")
+        if cr >= 0:
             return _data_error(
                 name,
-                f"this looks like a header line (first field {_short(label_token)});"
-                " headers are not supported: remove the first line so that every"
-                " line is 'label,x1,...,xm'",
+                "stray carriage return (\\r) inside a line; lines must end in LF or CRLF",
                 lineno,
+                line.count(",", 0, cr) + 1 + offset,
             )
-    n_found = line.count(",") + 1
-    if expected is None:
-        if n_found < 2:
+        if not line.strip(_BLANKS):
             return _data_error(
-                name, f"expected at least 2 fields (label,x1,...,xm), found {n_found}", lineno
+                name, "blank line; blank lines are only allowed at the end of the file", lineno
             )
-    elif n_found != expected:
-        detail = ""
-        if lineno == 1:
-            detail = f" (the label and n_features={n_features} values)"
-        return _data_error(name, f"expected {expected} fields{detail}, found {n_found}", lineno)
-    if not _LINE_RE.fullmatch(line):
-        start = _PREFIX_RE.match(line).end()
-        end = line.find(",", start)
-        token = line[start : len(line) if end < 0 else end].strip(_BLANKS)
-        return _data_error(name, _token_problem(token), lineno, line.count(",", 0, start) + 1)
-    return None
+        if lineno == 1 and self.header_possible:
+            first_token = line[: _field_span(line, 0)[1]].strip(_BLANKS)
+            if (
+                not _NUM_RE.fullmatch(first_token)
+                and not _NONFINITE_RE.fullmatch(first_token)
+                and _LETTER_RE.search(first_token)
+            ):
+                which = "second field" if offset else "first field"
+                error = _data_error(
+                    name,
+                    f"this looks like a header line ({which} {_short(first_token)});"
+                    " headers are not supported: remove the first line so that every"
+                    f" line is {self.fmt}, or skip it with header=True (the command"
+                    " line's --header)",
+                    lineno,
+                )
+                error.label_is_text = self.labels  # or text labels: "auto" tries those
+                return error
+        n_found = line.count(",") + 1
+        minimum = 1 + self.labels
+        if expected is None:
+            if n_found < minimum:
+                return _data_error(
+                    name, f"expected at least 2 fields (label,x1,...,xm), found {n_found}", lineno
+                )
+        elif n_found != expected:
+            detail = ""
+            if lineno == 1 and self.n_features is not None:
+                detail = (f" (the label and n_features={self.n_features} values)" if self.labels or offset
+                          else f" (n_features={self.n_features} values)")
+            return _data_error(name, f"expected {expected + offset} fields{detail}, found {n_found + offset}",
+                               lineno)
+        if not _LINE_RE.fullmatch(line):
+            start = _PREFIX_RE.match(line).end()
+            end = line.find(",", start)
+            token = line[start : len(line) if end < 0 else end].strip(_BLANKS)
+            column = line.count(",", 0, start) + 1
+            error = _data_error(name, _token_problem(token), lineno, column + offset)
+            error.label_is_text = self.labels and column == 1 and token != ""
+            return error
+        return None
 
 
-def _value_problem(name, line, lineno, nonfinite, label, n_classes):
+def _value_problem(name, line, lineno, nonfinite, label, n_classes, column_offset=0):
     """The DataFormatError for a syntactically valid line with a bad value."""
     if nonfinite.any():
         j = int(np.argmax(nonfinite))
         start, end = _field_span(line, j)
         token = line[start:end].strip(_BLANKS)
         return _data_error(
-            name, f"non-finite value {_short(token)} (too large for float64)", lineno, j + 1
+            name, f"non-finite value {_short(token)} (too large for float64)", lineno, j + 1 + column_offset
         )
     token = _short(line[: _field_span(line, 0)[1]].strip(_BLANKS))
     if not float(label).is_integer():
@@ -514,9 +797,32 @@ def _value_problem(name, line, lineno, nonfinite, label, n_classes):
 # npz archives (shared by data and model files)
 
 
-def _open_for_reading(path, make_error, what):
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind_of(mode):
+    """What a non-regular file is, in words."""
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _open_regular(path, make_error, what):
+    """Open a regular file for reading; return ``(file object, size in bytes)``.
+
+    Pipes, devices and sockets are refused (they could block, or never end); every
+    later read is bounded by the size found here.  Opening does not block on a
+    FIFO (``O_NONBLOCK``).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return open(path, "rb")  # the caller closes it
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise make_error(f"cannot read the {what}: it does not exist") from None
     except IsADirectoryError:
@@ -525,6 +831,27 @@ def _open_for_reading(path, make_error, what):
         raise make_error(f"cannot read the {what}: permission denied") from None
     except OSError as exc:
         raise make_error(f"cannot read the {what}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise make_error(f"cannot read the {what}: it is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise make_error(
+                f"cannot read the {what}: it is {_kind_of(info.st_mode)}, not a regular file;"
+                " save the data to a file first"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fh, info.st_size
+
+
+def _open_for_reading(path, make_error, what):
+    """:func:`_open_regular` without the size (the caller closes the file)."""
+    return _open_regular(path, make_error, what)[0]
 
 
 def _scan_npz(fh, make_error, what):
@@ -612,53 +939,67 @@ def _open_npz(fh, make_error, what):
 # npz data
 
 
-def read_npz(path, *, n_features=None, n_classes=None):
+def read_npz(path, *, labels="int", n_features=None, n_classes=None):
     """Read a data set from an ``.npz`` archive with arrays ``X`` and ``y``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.npz`` file, e.g. written by ``np.savez(path, X=X, y=y)``.
+        The ``.npz`` file, e.g. written by ``np.savez(path, X=X, y=y)``; it must be
+        a regular file.
+    labels : {"int", "str", "auto", None}, default="int"
+        ``"int"``: ``y`` holds integer labels. ``"str"``/``"auto"``: ``y`` may also
+        hold text (a numpy string array), returned as text; with ``"auto"`` integer
+        labels are returned as integers. ``None``: only ``X`` is read (``y`` need not
+        exist).
     n_features : int, optional
         Expected number of columns of ``X``.
     n_classes : int, optional
-        Number of classes ``K``; when given, every label must be in ``0..K-1``.
+        Number of classes ``K``; when given, every integer label must be in ``0..K-1``.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
-        ``X`` converted to float64 (it may be stored as any real or bool dtype).
-    y : ndarray of shape (n_samples,), dtype int64
-        The labels (stored with any integer dtype), each ``>= 0``.
+        ``X`` converted to float64 (it may be stored as any real or bool dtype);
+        the only result with ``labels=None``.
+    y : ndarray of shape (n_samples,)
+        int64 labels, each ``>= 0`` (stored with any integer dtype), or a string
+        array for text labels.
 
     Raises
     ------
     DataFormatError
-        If the file cannot be read, is not an npz archive, holds pickled objects
-        (they are never unpickled), lacks ``X`` or ``y``, or if ``X`` is not a
-        non-empty 2-D array of finite real numbers, ``y`` not a 1-D integer array
-        of the same length with labels in range.  The message starts with ``path:``.
+        If the file cannot be read, is not a regular file or not an npz archive,
+        holds pickled objects (they are never unpickled), lacks ``X`` (or ``y``),
+        declares arrays larger than the file can hold, or if ``X`` is not a
+        non-empty 2-D array of finite real numbers, ``y`` not a 1-D array of
+        labels of the same length with integer labels in range.  The message
+        starts with ``path:``.
     """
     name = _display(path)
+    if labels not in _LABEL_MODES:
+        raise ValueError(f"labels must be 'int', 'str', 'auto' or None, got {labels!r}")
     n_features = _check_positive_int(n_features, "n_features")
     n_classes = _check_positive_int(n_classes, "n_classes")
 
     def make_error(reason):
         return _data_error(name, reason)
 
+    wanted = ("X",) if labels is None else ("X", "y")
     fh = _open_for_reading(path, make_error, "file")
     with fh:
         try:
             arrays, _ = _scan_npz(fh, make_error, "file")
-            for key in ("X", "y"):
+            for key in wanted:
                 if key not in arrays:
                     raise make_error(
                         f"array {key!r} is missing (found {sorted(arrays)}); a data .npz must"
-                        " hold X (n_samples, n_features) and y (n_samples,)"
+                        " hold X (n_samples, n_features)"
+                        + ("" if labels is None else " and y (n_samples,)")
                     )
             with _open_npz(fh, make_error, "file") as npz:
                 X = npz["X"]
-                y = npz["y"]
+                y = None if labels is None else npz["y"]
         except DataFormatError:
             raise
         except _BAD_BYTES_ERRORS as exc:
@@ -667,14 +1008,16 @@ def read_npz(path, *, n_features=None, n_classes=None):
         raise make_error(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise make_error(f"X must hold real numbers, got dtype {X.dtype}")
-    if y.ndim != 1:
-        raise make_error(f"y must be 1-D (n_samples,), got shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        raise make_error(
-            f"y must hold integer labels, got dtype {y.dtype}; store y.astype(np.int64)"
-        )
-    if X.shape[0] != y.shape[0]:
-        raise make_error(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
+    if y is not None:
+        if y.ndim != 1:
+            raise make_error(f"y must be 1-D (n_samples,), got shape {y.shape}")
+        text = labels in ("str", "auto") and y.dtype.kind in "US"
+        if y.dtype.kind not in "iu" and not text:
+            raise make_error(
+                f"y must hold integer labels, got dtype {y.dtype}; store y.astype(np.int64)"
+            )
+        if X.shape[0] != y.shape[0]:
+            raise make_error(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise make_error(f"X is empty (shape {X.shape}); at least one example and one feature are needed")
     if n_features is not None and X.shape[1] != n_features:
@@ -683,6 +1026,10 @@ def read_npz(path, *, n_features=None, n_classes=None):
     if not np.isfinite(X).all():
         row, col = np.argwhere(~np.isfinite(X))[0]
         raise make_error(f"X[{row}, {col}] is {X[row, col]}; all values must be finite")
+    if y is None:
+        return X
+    if y.dtype.kind in "US":
+        return X, y.astype(str)
     if (y < 0).any():
         i = int(np.argmax(y < 0))
         raise make_error(f"y[{i}] = {y[i]} is negative; labels must be integers 0..K-1")
@@ -695,7 +1042,7 @@ def read_npz(path, *, n_features=None, n_classes=None):
     return X, y.astype(np.int64)
 
 
-def load_dataset(path, *, n_features=None, n_classes=None):
+def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None):
     """Read a data set, choosing the reader by the file suffix.
 
     Parameters
@@ -703,15 +1050,22 @@ def load_dataset(path, *, n_features=None, n_classes=None):
     path : str or os.PathLike
         A ``.csv`` file (see :func:`read_csv`) or an ``.npz`` file (see
         :func:`read_npz`); the suffix is matched case-insensitively.
+    labels : {"int", "str", "auto", None}, default="int"
+        What the labels are (see :func:`read_csv`); ``None`` reads features only.
+    header : bool, default=False
+        A CSV's first line is a header to skip (an ``.npz`` has none).
     n_features : int, optional
         Expected number of features.
     n_classes : int, optional
-        Number of classes ``K``; labels must be in ``0..K-1``.
+        Number of classes ``K``; integer labels must be in ``0..K-1``.
+    progress : callable, optional
+        ``progress(bytes_done, bytes_total)`` while a CSV is read.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
-    y : ndarray of shape (n_samples,), dtype int64
+    y : ndarray of shape (n_samples,)
+        int64 or text labels (not returned with ``labels=None``).
 
     Raises
     ------
@@ -720,13 +1074,16 @@ def load_dataset(path, *, n_features=None, n_classes=None):
     """
     suffix = Path(_display(path)).suffix.lower()
     if suffix == ".csv":
-        return read_csv(path, n_features=n_features, n_classes=n_classes)
+        return read_csv(path, labels=labels, header=header, n_features=n_features, n_classes=n_classes,
+                        progress=progress)
     if suffix == ".npz":
-        return read_npz(path, n_features=n_features, n_classes=n_classes)
+        return read_npz(path, labels=labels, n_features=n_features, n_classes=n_classes)
+    rows = "'x1,...,xm'" if labels is None else "'label,x1,...,xm'"
+    arrays = "X" if labels is None else "X and y"
     raise _data_error(
         _display(path),
         f"unsupported data file type {suffix or '(no suffix)'!r}; use .csv (rows"
-        " 'label,x1,...,xm') or .npz (arrays X and y)",
+        f" {rows}) or .npz (arrays {arrays})",
     )
 
 
@@ -927,14 +1284,20 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
-        The model file.
+        The model file (a regular file).
 
     Returns
     -------
     net : fastnn.Network
         A fitted network built with ``Network.from_weights(weights, output=...,
-        dtype=...)``; it predicts exactly as the saved one.  The file's metadata
-        dict is available as ``net.metadata_``.
+        dtype=...)``; it predicts exactly the probabilities of the saved model.
+        The file's metadata dict is available as ``net.metadata_``; its
+        ``classes`` entry maps the network's class index ``k`` (what
+        ``net.predict`` returns) to the saved label.  A file saved from a
+        :class:`fastnn.MLPClassifier` loads as such a network too (its metadata
+        has ``"saved_from": {"class": "MLPClassifier", "params": {...}}``), so
+        ``np.asarray(net.metadata_["classes"])[net.predict(X)]`` is the
+        classifier's ``predict(X)``.
 
     Raises
     ------
@@ -950,16 +1313,21 @@ def load(path):
 
 
 def save(net, path, *, metadata=None):
-    """Save a fitted network to one ``.npz`` file, atomically.
+    """Save a fitted network or classifier to one ``.npz`` file, atomically.
 
     Parameters
     ----------
-    net : fastnn.Network
-        A fitted network (``net.weights_`` must exist).  Its ``output`` and
-        ``dtype`` and, when present, ``classes_`` are recorded.
+    net : fastnn.Network or fastnn.MLPClassifier
+        A fitted model.  For a ``Network`` (``net.weights_``) its ``output``,
+        ``dtype`` and, when present, ``classes_`` are recorded.  For an
+        ``MLPClassifier`` its ``coefs_`` and ``intercepts_`` are stored in the
+        fastnn layout (layer ``l`` as ``[intercepts_[l], coefs_[l].T]``, bias in
+        column 0), with its output (logistic: sigmoid), dtype, ``classes_`` and
+        its JSON-serialisable parameters under ``saved_from``; see :func:`load`.
     path : str or os.PathLike
         Target file; it is replaced only once the new file is completely written
-        and synced (no ``.npz`` suffix is added).
+        and synced (no ``.npz`` suffix is added); see :func:`write_files` for
+        symlinks, devices and permissions.
     metadata : dict, optional
         Extra JSON-serialisable information to record (training settings, final
         metrics, an ``interrupted`` flag, ...).  Keys must be strings and must not
@@ -970,19 +1338,33 @@ def save(net, path, *, metadata=None):
     Raises
     ------
     ValueError
-        If the network is not fitted, its weights are not finite or inconsistent,
+        If the model is not fitted, its weights are not finite or inconsistent,
         or the metadata cannot be recorded.
     OSError
         If the file cannot be written; an existing file at ``path`` is then
         left unchanged and no temporary file remains.
     """
-    try:
-        weights = net.weights_
-    except AttributeError:
-        raise ValueError(
-            "cannot save a network that is not fitted: call fit() first, or build it with"
-            " Network.from_weights()"
-        ) from None
+    write_atomic(path, model_bytes(net, metadata=metadata))
+
+
+def model_bytes(net, *, metadata=None, classes=None):
+    """The bytes of the model file :func:`save` writes (to write them yourself).
+
+    Parameters
+    ----------
+    net : fastnn.Network or fastnn.MLPClassifier
+    metadata : dict, optional
+    classes : sequence, optional
+        The class labels to record; by default ``net.classes_`` if it exists, else
+        ``0..K-1``.
+
+    Returns
+    -------
+    bytes
+    """
+    weights, output, extra = _model_weights(net)
+    if extra:
+        metadata = {**extra, **(metadata or {})}
     dtype = getattr(net, "dtype", None)
     if dtype is not None:
         try:
@@ -995,14 +1377,34 @@ def save(net, path, *, metadata=None):
             f"net.n_features_in_ = {n_features_in} disagrees with the first weight matrix"
             f" of shape {np.shape(weights[0])}"
         )
-    write_model(
-        path,
-        weights,
-        output=getattr(net, "output", None),
-        dtype=dtype,
-        classes=getattr(net, "classes_", None),
-        metadata=metadata,
-    )
+    if classes is None:
+        classes = getattr(net, "classes_", None)
+    return _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata)
+
+
+def _model_weights(net):
+    """``(weights in the fastnn layout, output, extra metadata)`` of a fitted model."""
+    try:
+        return net.weights_, getattr(net, "output", None), None
+    except AttributeError:
+        pass
+    try:
+        coefs, intercepts = net.coefs_, net.intercepts_
+    except AttributeError:
+        raise ValueError(
+            "cannot save a network that is not fitted: call fit() first, or build it with"
+            " Network.from_weights()"
+        ) from None
+    weights = [np.column_stack([b, np.asarray(W).T]) for W, b in zip(coefs, intercepts)]
+    output = "sigmoid" if getattr(net, "out_activation_", None) == "logistic" else "softmax"
+    params = {}
+    get_params = getattr(net, "get_params", None)
+    for key, value in (get_params(deep=False) if get_params else {}).items():
+        if value is None or isinstance(value, (bool, int, float, str)):
+            params[key] = value
+        elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+            params[key] = list(value)
+    return weights, output, {"saved_from": {"class": type(net).__name__, "params": params}}
 
 
 def write_model(path, weights, *, output=None, dtype=None, classes=None, metadata=None):
@@ -1011,7 +1413,7 @@ def write_model(path, weights, *, output=None, dtype=None, classes=None, metadat
     Parameters
     ----------
     path : str or os.PathLike
-        Target file (replaced atomically; no suffix is added).
+        Target file (replaced atomically, see :func:`write_files`; no suffix is added).
     weights : sequence of array_like
         ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``, bias in column 0, all of
         one float dtype, finite.
@@ -1033,6 +1435,11 @@ def write_model(path, weights, *, output=None, dtype=None, classes=None, metadat
     OSError
         If the file cannot be written (an existing file is left unchanged).
     """
+    write_atomic(path, _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata))
+
+
+def _encode_model(weights, *, output=None, dtype=None, classes=None, metadata=None):
+    """The bytes of a model file; parameters and errors as :func:`write_model`."""
     if isinstance(weights, np.ndarray) or not hasattr(weights, "__len__") or len(weights) == 0:
         raise ValueError("weights must be a non-empty list of 2-D arrays, one per layer")
     weights = [np.asarray(W) for W in weights]
@@ -1102,36 +1509,255 @@ def write_model(path, weights, *, output=None, dtype=None, classes=None, metadat
         raise ValueError(f"metadata is {len(blob)} bytes as JSON, more than the {_MAX_METADATA_BYTES} allowed")
     arrays = {f"W{i}": W for i, W in enumerate(weights)}
     arrays["metadata"] = np.frombuffer(blob, dtype=np.uint8)
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
-def _default_file_mode():
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+# ----------------------------------------------------------------------------
+# writing files
+
+#: Bytes handed to one ``os.write`` call.
+_WRITE_BLOCK = 2**20
+# Paths that name a descriptor this process already has open: written through
+# that descriptor (as a shell redirection would), never replaced or reopened.
+_STD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH_RE = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
 
 
-def _atomic_write(path, write):
-    """Write via ``write(fileobj)`` to a temp file next to ``path``, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.NamedTemporaryFile(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp", delete=False
-    )
-    try:
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, _default_file_mode())
-        os.replace(tmp.name, path)
-    except BaseException:
+def _write_all(fd, data):
+    """Write every byte of ``data`` to ``fd``: the one place where output bytes go."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.write(fd, view[:_WRITE_BLOCK])
+        view = view[written:]
+
+
+class _Target:
+    """Where one output goes: a regular file replaced by rename, or written through."""
+
+    def __init__(self, path):
+        self.display = _display(path)
+        given = os.fspath(path)
+        self.fd = _STD_STREAMS.get(os.fsdecode(given))
+        match = _FD_PATH_RE.fullmatch(os.fsdecode(given))
+        if match:
+            self.fd = int(match.group(1))
+        self.tmp = None
+        self.backup = None
+        self.published = False
+        self.mode = None
+        self.existed = False
+        if self.fd is not None:
+            self.real, self.through = given, True
+            return
+        # a symlink is followed: its target is written and the link is kept
+        self.real = os.path.realpath(given) if os.path.islink(given) else given
         try:
-            os.unlink(tmp.name)
+            info = os.stat(self.real)
         except FileNotFoundError:
-            pass
+            info = None
+        except OSError as exc:
+            raise _named(exc, self.display)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory; give a file name", self.display)
+        # a device, FIFO or socket is written to as it is (-o /dev/null works)
+        self.through = info is not None and not stat.S_ISREG(info.st_mode)
+        if info is not None and not self.through:
+            self.existed = True
+            self.mode = stat.S_IMODE(info.st_mode)
+
+    def prepare(self, data):
+        """Write ``data`` to a synced temporary file next to the target."""
+        folder = os.path.dirname(os.path.abspath(self.real))
+        base = os.path.basename(self.real)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        # a new file gets 0o666 less the umask (applied by the system, never read
+        # here); a replaced file keeps its mode, and the temporary is private until then
+        create_mode = 0o666 if self.mode is None else 0o600
+        try:
+            while True:
+                tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+                try:
+                    fd = os.open(tmp, flags, create_mode)
+                    break
+                except FileExistsError:
+                    continue
+            self.tmp = tmp
+            try:
+                if self.mode is not None and hasattr(os, "fchmod"):
+                    os.fchmod(fd, self.mode)
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _named(exc, self.display) from None
+
+    def write_through(self, data):
+        try:
+            if self.fd is not None:
+                _write_all(self.fd, data)
+                return
+            fd = os.open(self.real, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _named(exc, self.display) from None
+
+    def discard(self):
+        for name in (self.tmp, self.backup):
+            if name is not None:
+                try:
+                    os.unlink(name)
+                except OSError:
+                    pass
+        self.tmp = self.backup = None
+
+
+def writes_through(path):
+    """Whether :func:`write_files` writes ``path`` in place (a device, pipe, socket,
+    or a descriptor such as ``/dev/stdout``) rather than replacing it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        return _Target(path).through
+    except OSError:
+        return False
+
+
+def _named(exc, display):
+    """The OSError ``exc`` naming the file as the user wrote it."""
+    exc.filename = display
+    exc.filename2 = None
+    return exc
+
+
+def write_atomic(path, data):
+    """Write ``data`` to ``path`` atomically (see :func:`write_files`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    data : bytes or str
+        ``str`` is encoded as UTF-8 (line ends are written as given).
+
+    Raises
+    ------
+    OSError
+        The file could not be written (the error names ``path``); an existing
+        file is then unchanged and no temporary file remains.
+    """
+    write_files([(path, data)])
+
+
+def write_files(outputs):
+    """Write several files so that either all are published or none changes.
+
+    Each regular target is first written to a temporary file in its own folder
+    (written, flushed, fsynced).  Only when every temporary is complete are they
+    renamed over their targets, in order; the folders are then fsynced.  While
+    the renames run, each replaced file is kept as a hard link (a backup): if a
+    rename fails, the files already renamed get their old versions back and new
+    ones are removed, so the command leaves every earlier file as it was.  (Where
+    the file system has no hard links, a failure between two renames, which
+    needs a crash or a concurrent change of the folder, can leave the files
+    renamed so far published.)
+
+    Targets are resolved as a program writing a file in place would see them: a
+    symlink is followed (its target is replaced, the link stays); a device,
+    FIFO or socket (``/dev/null``, a terminal) and ``/dev/stdout``,
+    ``/dev/stderr``, ``/dev/fd/N`` are written through, never replaced by a
+    regular file (they are written before the renames; such writes cannot be
+    undone).  A replaced file keeps its permission bits; a new file gets
+    ``0o666`` less the umask.  The process's umask is never changed.
+
+    Parameters
+    ----------
+    outputs : sequence of (path, bytes or str)
+        The files and their contents; ``str`` is encoded as UTF-8.
+
+    Raises
+    ------
+    ValueError
+        If two outputs name the same file.
+    OSError
+        If a file cannot be written; the error names that file (as given).
+        No temporary file remains and no earlier file has changed.
+    """
+    items = []
+    for path, data in outputs:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        items.append((_Target(path), data))
+    seen = {}
+    for target, _ in items:
+        if target.through:  # several outputs may well go to /dev/null
+            continue
+        key = os.path.realpath(target.real)
+        if key in seen:
+            raise ValueError(f"{target.display}: two outputs name the same file ({seen[key]})")
+        seen[key] = target.display
+    targets = [target for target, _ in items]
+    try:
+        for target, data in items:
+            if not target.through:
+                target.prepare(data)
+        for target, data in items:
+            if target.through:
+                target.write_through(data)
+        _publish([t for t in targets if not t.through])
+    finally:
+        for target in targets:
+            target.discard()
+
+
+def _publish(targets):
+    """Rename the prepared temporaries over their targets, all or none."""
+    try:
+        for target in targets:
+            if target.existed:
+                backup = f"{target.tmp[:-len('.tmp')]}.bak"
+                try:
+                    os.link(target.real, backup)
+                    target.backup = backup
+                except OSError:
+                    target.backup = None
+        for target in targets:
+            try:
+                os.replace(target.tmp, target.real)
+            except OSError as exc:
+                raise _named(exc, target.display) from None
+            target.tmp = None
+            target.published = True
+    except BaseException:
+        for target in reversed(targets):
+            if not target.published:
+                continue
+            try:
+                if target.backup is not None:
+                    os.replace(target.backup, target.real)
+                    target.backup = None
+                elif not target.existed:
+                    os.unlink(target.real)
+            except OSError:
+                pass
         raise
-    # Make the rename itself durable (best effort: not every system allows it).
+    for folder in {os.path.dirname(os.path.abspath(t.real)) for t in targets}:
+        _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the renames in ``folder`` durable (best effort: not every system allows it)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

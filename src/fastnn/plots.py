@@ -19,6 +19,9 @@ MIN_TILE = 48
 GAP = 2
 #: Most units drawn; wider layers show their first ``MAX_UNITS`` units.
 MAX_UNITS = 400
+#: Pixels above the weight grid for its title, and right of it for the colour bar.
+TITLE_HEIGHT = 24
+COLORBAR_WIDTH = 64
 
 
 def parse_image_shape(text):
@@ -73,13 +76,19 @@ def learning_curve_png(history, *, title=None):
     for losses, label, style in ((train, "train", "-"), (validation, "validation", "--")):
         if losses:
             epochs = np.arange(1, len(losses) + 1)
-            axes.plot(epochs, losses, style, marker="o" if len(losses) < 30 else None, markersize=3,
-                      label=label)
+            axes.plot(epochs, losses, style, marker="o" if len(losses) < 30 else None,
+                      markersize=6 if len(losses) < 10 else 3, label=label)
     if not train and not validation:
         axes.text(0.5, 0.5, "no completed epoch", ha="center", va="center", transform=axes.transAxes)
     else:
+        from matplotlib.ticker import MaxNLocator
+
         axes.legend()
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        # whole epochs only; a short run gets room around its points instead of ticks 0.96..1.04
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        n_epochs = max(len(train), len(validation))
+        if n_epochs < 10:
+            axes.set_xlim(0.5, n_epochs + 0.5)
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean cross-entropy")
     axes.grid(True, alpha=0.3)
@@ -96,9 +105,9 @@ def weight_grid(W, image_shape, *, max_units=MAX_UNITS):
 
     Tile ``j`` shows row ``j`` of ``W`` without its bias, reshaped row-major to
     ``image_shape``, enlarged by a whole factor so its smaller side has at least
-    ``MIN_TILE`` pixels. Each tile is scaled on its own to ``[-m, m]`` with ``m`` its
-    largest absolute weight and drawn with a diverging colour map (blue negative, white 0,
-    red positive); gaps are grey.
+    ``MIN_TILE`` pixels. All tiles share one symmetric scale ``[-m, m]``, ``m`` the largest
+    absolute weight drawn, with a diverging colour map (blue negative, white 0, red
+    positive), so tiles can be compared; gaps are grey.
 
     Parameters
     ----------
@@ -136,8 +145,8 @@ def weight_grid(W, image_shape, *, max_units=MAX_UNITS):
     grid = np.full((rows * (tile_h + GAP) + GAP, cols * (tile_w + GAP) + GAP, 4), 0.6)
     grid[..., 3] = 1.0
     cmap = colormaps["RdBu_r"]
+    m = weight_scale(units)
     for j, w in enumerate(units):
-        m = np.abs(w).max()
         scaled = 0.5 + 0.5 * (w / m if m > 0 else w)
         image = cmap(scaled.reshape(height, width))
         image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
@@ -147,8 +156,17 @@ def weight_grid(W, image_shape, *, max_units=MAX_UNITS):
     return grid
 
 
+def weight_scale(units):
+    """The shared colour scale ``m`` of :func:`weight_grid`: the largest absolute weight."""
+    units = np.asarray(units, dtype=np.float64)
+    return float(np.abs(units).max()) if units.size else 0.0
+
+
 def hidden_units_png(W, image_shape, *, max_units=MAX_UNITS):
-    """The PNG of :func:`weight_grid`, one image pixel per array element.
+    """The PNG of :func:`weight_grid` with a title above it and a colour bar to its right.
+
+    The grid is drawn one image pixel per array element; the title says what is shown, the
+    colour bar maps colours to weights on the shared scale ``[-m, m]``.
 
     Parameters
     ----------
@@ -159,11 +177,29 @@ def hidden_units_png(W, image_shape, *, max_units=MAX_UNITS):
     Returns
     -------
     bytes
-        A PNG image whose pixel size is the grid's shape.
+        A PNG image of ``(grid height + TITLE_HEIGHT, grid width + COLORBAR_WIDTH)`` pixels.
     """
-    from matplotlib.image import imsave
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colorbar import ColorbarBase
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
 
     grid = weight_grid(W, image_shape, max_units=max_units)
+    m = weight_scale(np.asarray(W, dtype=np.float64)[:max_units, 1:]) or 1.0
+    n_units = min(np.shape(W)[0], max_units)
+    height, width = grid.shape[0] + TITLE_HEIGHT, grid.shape[1] + COLORBAR_WIDTH
+    dpi = 100
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(figure)
+    figure.figimage(grid, xo=0, yo=0, origin="upper")
+    shown = f"first {n_units} of {np.shape(W)[0]}" if n_units < np.shape(W)[0] else f"{n_units}"
+    figure.text(0.5 * grid.shape[1] / width, 1 - 0.5 * TITLE_HEIGHT / height,
+                f"input weights of {shown} hidden units", ha="center", va="center", fontsize=8)
+    bar = figure.add_axes([(grid.shape[1] + 8) / width, 8 / height, 12 / width,
+                           max(grid.shape[0] - 16, 8) / height])
+    ColorbarBase(bar, cmap=colormaps["RdBu_r"], norm=Normalize(-m, m))
+    bar.tick_params(labelsize=7)
     buffer = io.BytesIO()
-    imsave(buffer, grid, format="png")
+    figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
