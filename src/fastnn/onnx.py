@@ -59,6 +59,11 @@ class MLPView(ClassifierMixin, BaseEstimator):
             self.coefs_ = [np.ascontiguousarray(W[:, 1:].T, dtype=dtype) for W in weights]
             self.intercepts_ = [np.asarray(W[:, 0], dtype=dtype) for W in weights]
             self.classes_ = np.arange(model.n_classes_)
+        if self.coefs_[-1].shape[1] == 2:
+            # skl2onnx's converter reads two classes as one logistic unit; a softmax over two
+            # logits is exactly that unit on their difference: softmax(a, b)[1] = sigmoid(b - a)
+            self.coefs_[-1] = self.coefs_[-1][:, 1:] - self.coefs_[-1][:, :1]
+            self.intercepts_[-1] = self.intercepts_[-1][1:] - self.intercepts_[-1][:1]
         self.n_layers_ = len(self.coefs_) + 1
         self.n_features_in_ = self.coefs_[0].shape[0]
         self.activation = "logistic"
