@@ -193,7 +193,7 @@ def test_dev_null_is_written_through_not_replaced(workdir, capsys):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and (workdir / "metrics.txt").is_file()
     fnn_io.write_atomic("/dev/null", b"x" * 100)
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
-    assert leftovers("/dev") == [] or all(not n.startswith(".null.") for n in leftovers("/dev"))
+    assert [name for name in os.listdir("/dev") if name.startswith(".null.")] == []
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -223,7 +223,6 @@ def test_two_outputs_naming_one_file_are_refused_before_writing(workdir):
 @pytest.mark.skipif(not os.path.exists("/dev/zero") or not hasattr(os, "mkfifo"), reason="needs /dev/zero, mkfifo")
 @pytest.mark.parametrize("argv,message", [
     (["predict", "/dev/zero", "va.csv"], "/dev/zero: cannot read the model file: it is a character device"),
-    (["predict", "model.npz", "/dev/zero.csv"], None),
     (["predict", "model.npz", "fifo.csv"], "fifo.csv: cannot read the file: it is a named pipe (FIFO)"),
     (["predict", "model.npz", "fifo.npz", "--no-labels"], "fifo.npz: cannot read the file: it is a named pipe"),
     (["train", "fifo.csv"], "fifo.csv: cannot read the file: it is a named pipe (FIFO)"),
@@ -231,8 +230,6 @@ def test_two_outputs_naming_one_file_are_refused_before_writing(workdir):
 def test_pipes_and_devices_are_refused_as_inputs(workdir, capsys, argv, message):
     os.mkfifo(workdir / "fifo.csv")
     os.mkfifo(workdir / "fifo.npz")
-    if message is None:
-        return
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert f"fastnn: error: {message}" in err, err
