@@ -202,9 +202,12 @@ def test_predict_without_label_column(csv_run, tmp_path, monkeypatch, capsys):
     assert "features.csv:1: expected 13 fields" in err and "--no-labels" in err
 
 
-def test_interrupted_train_saves_a_loadable_model(tmp_path):
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_train_saves_a_loadable_model(tmp_path, signum, status):
+    """The signal is sent once the command reports its first completed epoch (an event, not a
+    delay), so the run always has an epoch to keep, however busy the machine is."""
     if os.name != "posix":
-        pytest.skip("sends SIGINT to a child process")
+        pytest.skip("sends signals to a child process")
     X, y = synthetic_data(n=3000, m=40, k=3, seed=1)
     np.savez(tmp_path / "big.npz", X=X, y=y)
     proc = subprocess.Popen(
@@ -216,16 +219,15 @@ def test_interrupted_train_saves_a_loadable_model(tmp_path):
     try:
         started = proc.stderr.readline()
         assert "training" in started, started
-        import time
-
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
+        first_epoch = proc.stderr.readline()
+        assert "epoch 1/100000 done" in first_epoch, first_epoch
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert "Traceback" not in err and "interrupted" in err
     net = fnn_io.load(tmp_path / "run" / cli.MODEL_FILE)
     assert net.metadata_["interrupted"] is True
@@ -235,6 +237,57 @@ def test_interrupted_train_saves_a_loadable_model(tmp_path):
     assert len(report["history"]["train_loss"]) == report["epochs_completed"]
     assert png_size(tmp_path / "run" / cli.CURVE_FILE) == plots.CURVE_SIZE[::-1]
     assert list(tmp_path.glob("run/.*.tmp")) == []
+
+
+def test_ctrl_c_in_the_first_epoch_saves_nothing(bad_files, capsys, monkeypatch):
+    from fastnn import _engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_engine, "sgd_epoch", interrupted)
+    assert cli.main(["train", "good.csv", "--epochs", "3", "-o", "run"]) == 130
+    assert "interrupted before the first epoch finished; nothing was saved" in capsys.readouterr().err
+    assert not (bad_files / "run").exists()
+
+
+def test_train_reports_its_epochs_on_a_log_and_moves_its_bar_within_epochs(bad_files, capsys, monkeypatch):
+    assert cli.main(["train", "good.csv", "--epochs", "3", "--hidden", "2", "-o", "logged"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/3 done: cross-entropy train" in err and "epoch 3/3 done" in err  # first and last
+    updates = []
+    from tqdm import tqdm
+
+    real_update = tqdm.update
+    monkeypatch.setattr(tqdm, "update", lambda bar, n=1: updates.append(bar.n + n) or real_update(bar, n))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    from fastnn import _engine
+
+    monkeypatch.setattr(_engine, "chunk_rows", lambda n_weights: 1)  # an engine call per sample
+    assert cli.main(["train", "good.csv", "--epochs", "2", "--hidden", "2", "-o", "bar"]) == 0
+    rows = json.loads((bad_files / "bar" / cli.METRICS_FILE).read_text())["final"]["train"]["n_samples"]
+    assert any(0 < done < rows for done in updates), updates  # the bar moved inside the first epoch
+    assert updates[-1] == 2 * rows
+
+
+def test_gradcheck_of_a_saturated_network_is_inconclusive_not_failed(capsys):
+    assert cli.main(["gradcheck", "--features", "1000", "--hidden", "2", "--samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "layer 1 (2x1001): inconclusive" in out and "FAILED" not in out
+    assert "layer 2 (3x3): worst relative error" in out and "ok" in out
+
+
+def test_export_writes_an_onnx_model_that_predicts_as_fastnn(csv_run, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    pytest.importorskip("skl2onnx", reason="skl2onnx is not installed")
+    assert cli.main(["export", str(csv_run["model"]), str(tmp_path / "model.onnx")]) == 0
+    net = fnn_io.load(csv_run["model"])
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {"X": csv_run["X_val"]})
+    np.testing.assert_allclose(proba, net.predict_proba(csv_run["X_val"]), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, net.predict(csv_run["X_val"]))
+    assert cli.main(["export", str(csv_run["model"]), str(csv_run["model"])]) == 2
+    assert "would overwrite the model file" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

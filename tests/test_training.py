@@ -225,12 +225,12 @@ def test_gradcheck_calls_a_saturated_layer_inconclusive_not_failed():
     sizes = [1000, 2, 3]
     net = fastnn.Network.from_weights([rng.normal(size=(n_out, n_in + 1)) for n_in, n_out in zip(sizes[:-1], sizes[1:])])
     first, last = check_layers(net, rng.normal(size=1000), 1)
-    assert not first.conclusive and first.scale < first.noise
-    assert last.conclusive and last.error < 1e-6
+    assert not first.conclusive(1e-6) and first.scale < first.noise
+    assert last.conclusive(1e-6) and last.error < 1e-6
     # an ordinary network is conclusive everywhere and passes
     net = fastnn.Network.from_weights([rng.normal(size=(5, 7)), rng.normal(size=(3, 6))])
     checks = check_layers(net, rng.normal(size=6), 1)
-    assert all(check.conclusive and check.error < 1e-6 for check in checks)
+    assert all(check.conclusive(1e-6) and check.error < 1e-6 for check in checks)
 
 
 def test_an_error_inside_an_epoch_rolls_it_back_and_propagates():

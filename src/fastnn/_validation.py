@@ -16,6 +16,18 @@ OUTPUTS = ("softmax", "sigmoid")
 INITS = ("uniform", "zeros", "glorot")
 
 
+class InvalidValue(ValueError):
+    """A parameter outside what it may be: ``"{name} must be {requirement}, got {value!r}"``.
+
+    The command line words its arguments' errors from ``requirement``, so that every surface
+    says the same.
+    """
+
+    def __init__(self, name, requirement, value):
+        self.name, self.requirement, self.value = name, requirement, value
+        super().__init__(f"{name} must be {requirement}, got {value!r}")
+
+
 def issparse(X):
     """``scipy.sparse.issparse(X)`` without importing SciPy (a sparse matrix implies it is loaded).
 
@@ -183,7 +195,7 @@ def _real(value, name, condition):
     number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
     in_range = number > 0 if condition == "> 0" else number >= 0
     if not (math.isfinite(number) and in_range):
-        raise ValueError(f"{name} must be a finite number {condition}, got {value!r}")
+        raise InvalidValue(name, f"a finite number {condition}", value)
     return number
 
 
@@ -200,15 +212,24 @@ def check_nonnegative_finite(value, name):
 def check_choice(value, name, choices):
     """One of ``choices`` (strings)."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise InvalidValue(name, f"one of {', '.join(map(repr, choices))}", value)
     return value
 
 
-def check_count(value, name, minimum=1):
-    """An integer >= ``minimum`` (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_count(value, name, minimum=1, maximum=None):
+    """An integer >= ``minimum`` (and < ``maximum`` if given); bools and floats are refused."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+            or (maximum is not None and value >= maximum)):
+        raise InvalidValue(name, f"an integer >= {minimum}" + ("" if maximum is None else f" and < {maximum}"), value)
     return int(value)
+
+
+def check_fraction(value, name):
+    """A real number strictly between 0 and 1."""
+    number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    if not 0 < number < 1:
+        raise InvalidValue(name, "a number between 0 and 1 (exclusive)", value)
+    return number
 
 
 def check_hidden(hidden, name="hidden"):

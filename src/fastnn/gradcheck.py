@@ -10,9 +10,12 @@ from ._engine import make_dataset, pack_weights, unpack_weights
 from .network import Network
 
 
-#: A layer whose largest gradient entry is below this many times the finite differences' noise
-#: floor cannot be checked by them: its relative error measures the noise, not the engine.
-CONCLUSIVE_MARGIN = 100.0
+#: How much finer than the tolerance the finite differences must resolve a layer's gradient for
+#: its check to mean something.
+NOISE_MARGIN = 10.0
+#: The tolerance of ``fastnn gradcheck``; a finer one still checks the layers resolved this well
+#: (and fails them, if it cannot be met) rather than calling them inconclusive.
+DEFAULT_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -35,10 +38,15 @@ class LayerCheck:
     scale: float
     noise: float
 
-    @property
-    def conclusive(self):
-        """Whether the gradient stands far enough above the noise for ``error`` to mean something."""
-        return self.scale >= CONCLUSIVE_MARGIN * self.noise
+    def conclusive(self, tolerance=DEFAULT_TOLERANCE):
+        """Whether the differences resolve the gradient finely enough to judge it at ``tolerance``.
+
+        They know each entry to about ``noise``, the gradient to ``noise / scale`` relative; when
+        that is not ``NOISE_MARGIN`` times finer than ``max(tolerance, DEFAULT_TOLERANCE)``, a
+        correct gradient can show a relative error above the tolerance: the check would measure
+        the rounding of the differences, not the engine.
+        """
+        return self.noise * NOISE_MARGIN <= self.scale * max(tolerance, DEFAULT_TOLERANCE)
 
 
 def gradcheck(model, x, y, *, eps=1e-5):
@@ -83,7 +91,7 @@ def check_layers(model, x, y, *, eps=1e-5):
 
     A saturated network (e.g. many inputs and few sigmoid units) can have gradients of 1e-11,
     where central differences are all rounding noise; such a layer is *inconclusive*
-    (``LayerCheck.conclusive`` is False), not wrong.
+    (``LayerCheck.conclusive(tolerance)`` is False), not wrong.
 
     Returns
     -------

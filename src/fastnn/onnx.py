@@ -58,7 +58,9 @@ class MLPView(ClassifierMixin, BaseEstimator):
             weights = model.weights_  # raises NotFittedError for an unfitted Network
             self.coefs_ = [np.ascontiguousarray(W[:, 1:].T, dtype=dtype) for W in weights]
             self.intercepts_ = [np.asarray(W[:, 0], dtype=dtype) for W in weights]
-            self.classes_ = np.arange(model.n_classes_)
+            # a network loaded from a model file knows its class names
+            names = getattr(model, "metadata_", {}).get("classes")
+            self.classes_ = np.asarray(names) if names is not None else np.arange(model.n_classes_)
         if self.coefs_[-1].shape[1] == 2:
             # skl2onnx's converter reads two classes as one logistic unit; a softmax over two
             # logits is exactly that unit on their difference: softmax(a, b)[1] = sigmoid(b - a)

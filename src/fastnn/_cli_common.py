@@ -1,0 +1,130 @@
+"""What the ``fastnn`` commands share: exit statuses, file names, errors, messages, file checks."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from . import io as fnn_io
+from .io import DataFormatError
+
+PROG = "fastnn"
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+#: Default training settings of ``fastnn train`` (the Network defaults are tuned for the API).
+DEFAULT_HIDDEN = (50,)
+DEFAULT_EPOCHS = 30
+DEFAULT_LEARNING_RATE = 0.1
+#: Share of rows held out for validation by ``--dataset digits`` unless told otherwise.
+DEFAULT_VALIDATION_FRACTION = 0.2
+#: Seed of the (fixed) permutation that splits train/validation rows.
+SPLIT_SEED = 0
+#: Seed of the initial weights of ``fastnn neuralnet`` with INIT_FLAG 1 unless --seed.
+NEURALNET_SEED = 0
+#: Labels this large are only accepted when most of the classes below them occur.
+MAX_SPARSE_CLASSES = 1000
+#: Most different text labels accepted (a column of numbers read as names would make more).
+MAX_TEXT_CLASSES = 10000
+
+MODEL_FILE = "model.npz"
+METRICS_FILE = "metrics.json"
+CURVE_FILE = "learning_curve.png"
+UNITS_FILE = "hidden_units.png"
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit status 2."""
+
+
+class CommandError(Exception):
+    """A failure while working (not the user's input): one line on stderr, exit status 1."""
+
+
+def _count(n, noun):
+    """``1 epoch``, ``2 epochs``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _say(message):
+    """One line on stderr, prefixed with the program name."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _one_line(exc):
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+
+def _check_output_file(path, option):
+    """Refuse, before any work, an output file that cannot be written.
+
+    A symlink is judged by its target; a device or pipe (``-o /dev/null``) is written
+    through, so its folder need not be writable.
+    """
+    if fnn_io.writes_through(path):
+        return
+    real = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if real.is_dir():
+        raise UsageError(f"{path}: {option} is a folder; give a file name")
+    folder = real.parent if str(real.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: cannot write {option}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot write {option}: folder {str(folder)!r} is not writable")
+
+
+def _check_output_dir(path):
+    """Refuse, before training, an output folder that cannot be created or written."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{path}: --output exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{path}: cannot create the output folder: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot write the output folder: {existing} is not writable")
+
+
+def _same_file(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _load_labelled(path, args, *, n_features=None, no_labels_hint=False, **options):
+    """:func:`_read_data` with a hint when a features-only file was given to a labelled reader."""
+    try:
+        return _read_data(path, args, n_features=n_features, **options)
+    except DataFormatError as exc:
+        found = re.search(r"found (\d+)$", str(exc))
+        if no_labels_hint and n_features is not None and found and int(found.group(1)) == n_features:
+            raise DataFormatError(f"{exc}; if the file has no label column, use --no-labels",
+                                  path=exc.path, line=exc.line, column=exc.column) from None
+        raise
+
+
+def _read_data(path, args, **options):
+    """``io.load_dataset`` with a progress bar on stderr for a read that takes over a second."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return fnn_io.load_dataset(path, **options)
+    from tqdm import tqdm
+
+    with tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=f"reading {Path(path).name}",
+              file=sys.stderr, delay=1.0, leave=False, ncols=80) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return fnn_io.load_dataset(path, progress=progress, **options)
+
+
