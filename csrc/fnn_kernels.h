@@ -1,7 +1,7 @@
 /*
  * fnn_kernels.h -- the engine's kernels, written once for one floating type.
  *
- * Included by fnn.c once per type with T (the type) and SUFFIX (f64 / f32) defined. Everything
+ * Included by fnn_f64.c and fnn_f32.c with T (the type) and SUFFIX (f64 / f32) defined. Everything
  * here is static except the FNN_DECLARE_API entry points of fnn.h. Per-row arithmetic is in T;
  * reductions over a row (dot products, softmax sums, losses) accumulate in double, except the
  * input products of deferred updates (gram_rows), which only enter a correction term.
