@@ -7,11 +7,11 @@ dispatches float32/float64, releases the GIL around the C calls and turns status
 exceptions. Weights are the engine's flat buffer (see ``fastnn.network`` for the layout).
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.stdint cimport int32_t
 
 cimport cython
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
@@ -24,11 +24,48 @@ cdef dict _STATUS_MESSAGES = {
 
 # Rows per GEMM in batched prediction and loss evaluation.
 DEFAULT_PREDICT_BATCH = 512
-# Forward passes go to the engine in chunks of about this many weight touches (see _forward_all).
-cdef Py_ssize_t _WORK_PER_CHUNK = 1 << 24
+# Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
+# noticed within milliseconds even for wide layers (see _forward_all; the training loops size
+# their chunks by it too).
+WORK_PER_CHUNK = 1 << 23
 
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+
+
+# BLAS's Fortran GEMMs, as scipy.linalg.cython_blas exports them; found on first use (load_blas),
+# so that importing this module does not import scipy.linalg.
+ctypedef void (*_blas_dgemm)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                             int *ldc) noexcept nogil
+ctypedef void (*_blas_sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                             float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                             int *ldc) noexcept nogil
+cdef _blas_dgemm dgemm = NULL
+cdef _blas_sgemm sgemm = NULL
+
+
+cdef void *_capsule_pointer(capsule) except NULL:
+    return PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+
+
+def load_blas():
+    """Make the GEMMs of the batched paths available: import ``scipy.linalg.cython_blas`` once.
+
+    The batched functions call this themselves before they release the GIL (the GIL makes the
+    first call's loading atomic). Call it first to have scipy's BLAS library loaded before
+    something inspects the loaded libraries (e.g. threadpoolctl limiting BLAS threads).
+    """
+    global dgemm, sgemm
+    if dgemm is not NULL:
+        return
+    from scipy.linalg import cython_blas
+
+    capi = cython_blas.__pyx_capi__
+    cdef _blas_sgemm single = <_blas_sgemm>_capsule_pointer(capi["sgemm"])
+    cdef _blas_dgemm double_ = <_blas_dgemm>_capsule_pointer(capi["dgemm"])
+    sgemm = single
+    dgemm = double_  # last: a non-NULL dgemm means both are there
 
 
 cdef void _gemm_f64(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, double alpha,
@@ -364,6 +401,7 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
         raise ValueError("training needs labels")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    load_blas()
     cdef fnn_sgd sgd
     sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
     cdef floating[::1] work = aligned_zeros(fnn_batch_work_size(&arch.net, batch_size), dtype)
@@ -398,11 +436,12 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
 def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py_ssize_t batch_size):
     """Batched forward pass of every row: outputs into ``out`` (an array, or None), returns the loss sum.
 
-    Rows go to the engine in chunks of about ``_WORK_PER_CHUNK`` weight touches, the GIL released
+    Rows go to the engine in chunks of about ``WORK_PER_CHUNK`` weight touches, the GIL released
     for each; signal handlers run between chunks, so Ctrl-C is seen within milliseconds.
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
+    load_blas()
     cdef floating[::1] work = aligned_zeros(fnn_batch_work_size(&arch.net, batch_size), dtype)
     cdef floating[:, ::1] out_view
     cdef floating *out_ptr = NULL
@@ -410,7 +449,7 @@ def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py
         out_view = out
         out_ptr = &out_view[0, 0]
     cdef Py_ssize_t K = arch.sizes[arch.sizes.shape[0] - 1]
-    cdef Py_ssize_t chunk = max(batch_size, _WORK_PER_CHUNK // max(1, fnn_weight_count(&arch.net)))
+    cdef Py_ssize_t chunk = max(batch_size, <Py_ssize_t>WORK_PER_CHUNK // max(1, fnn_weight_count(&arch.net)))
     cdef Py_ssize_t first = 0, count
     cdef double total = 0.0
     cdef int status
