@@ -16,16 +16,32 @@ int fnn_check_net(const fnn_net *net)
     return FNN_OK;
 }
 
+/* a + b and a * b of non-negative counts, or -1 when an operand is -1 (an earlier overflow) or
+ * the result does not fit in fnn_index */
+static fnn_index add_counts(fnn_index a, fnn_index b)
+{
+    fnn_index sum;
+    return a < 0 || b < 0 || __builtin_add_overflow(a, b, &sum) ? -1 : sum;
+}
+
+static fnn_index mul_counts(fnn_index a, fnn_index b)
+{
+    fnn_index product;
+    return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product) ? -1 : product;
+}
+
 fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
 {
     const fnn_index unit = net->pad_units > 0 ? net->pad_units : 1; /* an invalid net never divides by 0 */
-    return (n_out + unit - 1) / unit * unit;
+    if (n_out < 0) return -1;
+    return mul_counts(add_counts(n_out / unit, n_out % unit != 0), unit); /* n_out rounded up */
 }
 
 fnn_index fnn_layer_offset(const fnn_net *net, int layer)
 {
     fnn_index offset = 0;
-    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * fnn_padded_width(net, net->sizes[l + 1]);
+    for (int l = 0; l < layer; ++l)
+        offset = add_counts(offset, mul_counts(add_counts(net->sizes[l], 1), fnn_padded_width(net, net->sizes[l + 1])));
     return offset;
 }
 
@@ -34,25 +50,32 @@ fnn_index fnn_weight_count(const fnn_net *net)
     return fnn_layer_offset(net, net->n_layers);
 }
 
-fnn_index fnn_work_size(const fnn_net *net)
+/* Sum and maximum of the padded widths of layers 1..n_layers (-1 on overflow). */
+static void activation_widths(const fnn_net *net, fnn_index *total, fnn_index *widest)
 {
-    fnn_index activations = 0, widest = 0;
+    *total = 0;
+    *widest = 0;
     for (int l = 1; l <= net->n_layers; ++l) {
         const fnn_index width = fnn_padded_width(net, net->sizes[l]);
-        activations += width;
-        if (width > widest) widest = width;
+        *total = add_counts(*total, width);
+        if (width < 0) *widest = -1;
+        else if (*widest >= 0 && width > *widest) *widest = width;
     }
-    /* + the first-layer maps, deltas and inputs of one run of deferred updates */
-    return activations + 2 * widest + FNN_DEFERRED_ROWS * (2 * fnn_padded_width(net, net->sizes[1]) + net->sizes[0]);
 }
 
-fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
+fnn_index fnn_work_size(const fnn_net *net)
 {
-    fnn_index activations = fnn_padded_width(net, net->sizes[0]), widest = 0;
-    for (int l = 1; l <= net->n_layers; ++l) {
-        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
-        activations += width;
-        if (width > widest) widest = width;
-    }
-    return batch_size * (activations + 2 * widest);
+    fnn_index activations, widest;
+    activation_widths(net, &activations, &widest);
+    /* + the first-layer maps, deltas and inputs of one run of deferred updates */
+    const fnn_index run = add_counts(mul_counts(2, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
+    return add_counts(add_counts(activations, mul_counts(2, widest)), mul_counts(FNN_DEFERRED_ROWS, run));
+}
+
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
+{
+    fnn_index activations, widest;
+    activation_widths(net, &activations, &widest);
+    const fnn_index inputs = sparse_input ? 0 : fnn_padded_width(net, net->sizes[0]);
+    return mul_counts(batch_size, add_counts(add_counts(inputs, activations), mul_counts(2, widest)));
 }

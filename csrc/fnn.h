@@ -34,6 +34,7 @@ typedef ptrdiff_t fnn_index;
 #define FNN_ERROR_SHAPE (-1)   /* n_layers < 1, a size < 1, or an output size that fits no output type */
 #define FNN_ERROR_LABEL (-2)   /* a label outside 0..K-1 (softmax) or 0..1 (sigmoid) */
 #define FNN_ERROR_INDEX (-3)   /* a row index in `order` or a sparse column index out of range */
+#define FNN_ERROR_SIZE (-4)    /* a buffer size of the call (weights, work) does not fit in fnn_index */
 
 #define FNN_OUTPUT_SOFTMAX 0
 #define FNN_OUTPUT_SIGMOID 1
@@ -95,6 +96,9 @@ FNN_DECLARE_DATA(float, f32)
  * pad_units >= 1). The entry points also refuse a pad_units that is no multiple of their type's. */
 int fnn_check_net(const fnn_net *net);
 
+/* The size functions below return -1 when the count does not fit in fnn_index (they never wrap);
+ * the entry points refuse such a network or batch with FNN_ERROR_SIZE. */
+
 /* Columns a layer of n_out units occupies in storage: n_out rounded up to a multiple of
  * net->pad_units (the padding stays zero). */
 fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out);
@@ -105,12 +109,19 @@ fnn_index fnn_weight_count(const fnn_net *net);
 /* Offset of layer l's block in the weight buffer. */
 fnn_index fnn_layer_offset(const fnn_net *net, int layer);
 
-/* Scratch elements the other functions need (activations of every layer plus two delta buffers);
- * the caller zeroes the buffer once. */
+/* Samples per run of deferred first-layer updates (dense per-sample SGD). */
+#define FNN_DEFERRED_ROWS 4
+
+/* Scratch elements of the per-sample functions: the padded activations of layers 1..L, two delta
+ * buffers of the widest padded layer, and one run of deferred first-layer updates
+ * (FNN_DEFERRED_ROWS x (2 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
-/* Scratch elements of the batched functions for batches of up to batch_size rows. */
-fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
+/* Scratch elements of the batched functions for batches of up to batch_size rows:
+ * batch_size x (pad(sizes[0]) for dense input, 0 for CSR input (sparse_input != 0)
+ *               + the padded activations of layers 1..L + 2 x the widest padded layer).
+ * A call visiting n rows needs it for min(batch_size, n) rows only. */
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input);
 
 #define FNN_DECLARE_API(T, SUFFIX)                                                               \
     /* One SGD pass over rows order[0..n_order): for each, forward, output delta y_hat - y,     \
@@ -132,7 +143,8 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
                               fnn_index row, T *G, T *work, double *loss);                     \
     /* Mini-batch SGD over order[0..n_order) in batches of sgd->batch_size rows (the last may    \
        be smaller): forward the batch, backpropagate with the weights before the update, update  \
-       once. Adds the weighted losses (before the update) to *loss_sum. work: batch_work_size. */ \
+       once. Adds the weighted losses (before the update) to *loss_sum. work:                  \
+       fnn_batch_work_size(net, min(sgd->batch_size, n_order), data is CSR) elements. */        \
     int fnn_minibatch_epoch_##SUFFIX(const fnn_net *net, T *W, const fnn_data_##SUFFIX *data,  \
                                      const fnn_index *order, fnn_index n_order,                \
                                      const fnn_sgd *sgd, fnn_gemm_##SUFFIX gemm, T *work,       \
@@ -140,7 +152,7 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
     /* fnn_predict, and with labels non-NULL also fnn_loss (added to *loss_sum when loss_sum is   \
        not NULL), for rows [first, first + n_rows), batch_size rows at a time through gemm.       \
        output (may be NULL) receives (n_rows, K) values, its row 0 for row `first`.              \
-       work: fnn_batch_work_size(net, batch_size) elements. */                                   \
+       work: fnn_batch_work_size(net, min(batch_size, n_rows), data is CSR) elements. */       \
     int fnn_predict_batched_##SUFFIX(const fnn_net *net, const T *W,                           \
                                      const fnn_data_##SUFFIX *data, fnn_index first,           \
                                      fnn_index n_rows, fnn_index batch_size,                   \

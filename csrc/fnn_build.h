@@ -29,7 +29,4 @@
 #define FNN_DISPATCH
 #endif
 
-/* Samples per run of deferred first-layer updates (see fnn_kernels.h). */
-#define FNN_DEFERRED_ROWS 4
-
 #endif /* FNN_BUILD_H */

@@ -8,6 +8,7 @@ cdef extern from "fnn.h" nogil:
     int FNN_ERROR_SHAPE
     int FNN_ERROR_LABEL
     int FNN_ERROR_INDEX
+    int FNN_ERROR_SIZE
     int FNN_OUTPUT_SOFTMAX
     int FNN_OUTPUT_SIGMOID
 
@@ -55,7 +56,7 @@ cdef extern from "fnn.h" nogil:
     fnn_index fnn_weight_count(const fnn_net *net)
     fnn_index fnn_layer_offset(const fnn_net *net, int layer)
     fnn_index fnn_work_size(const fnn_net *net)
-    fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
+    fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
 
     int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data,
                           const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,

@@ -281,6 +281,26 @@ static void test_check_net(void)
     CHECK(fnn_check_net(NULL) == FNN_ERROR_SHAPE, "net NULL");
 }
 
+/* Size computations that would overflow fnn_index return -1 instead of wrapping. */
+static void test_size_overflow(void)
+{
+    const fnn_index max = PTRDIFF_MAX;
+    const fnn_index wide_layer[] = {3, max - 2, 2}, wide_product[] = {(fnn_index)1 << 32, (fnn_index)1 << 32, 2};
+    const fnn_index small[] = {2, 3, 2};
+    fnn_net net = {2, wide_layer, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
+    CHECK(fnn_padded_width(&net, max - 2) == -1, "padded width past the index range");
+    CHECK(fnn_padded_width(&net, max - 3) == max - 3, "widest representable padded width");
+    CHECK(fnn_weight_count(&net) == -1 && fnn_work_size(&net) == -1, "sizes of a too-wide layer");
+    net.sizes = wide_product;
+    CHECK(fnn_weight_count(&net) == -1, "weight count of 2^32 x 2^32 weights");
+    CHECK(fnn_batch_work_size(&net, (fnn_index)1 << 31, 0) == -1, "batch work of 2^31 rows of 2^32 inputs");
+    net.sizes = small;
+    CHECK(fnn_batch_work_size(&net, 3, 0) == 3 * (4 + 4 + 4 + 2 * 4), "batch work, dense input");
+    CHECK(fnn_batch_work_size(&net, 3, 1) == 3 * (4 + 4 + 2 * 4), "batch work, CSR input");
+    CHECK(fnn_batch_work_size(&net, max / 8, 0) == -1, "batch work of a huge batch");
+    CHECK(fnn_batch_work_size(&net, (fnn_index)1 << 62, 0) == -1, "batch work of 2^62 rows");
+}
+
 static void test_layout(const shape *s, fnn_index pad)
 {
     fnn_net net = as_net(s, pad);
@@ -344,6 +364,7 @@ static const fnn_index BATCHES[] = {1, 3, 7, 10, 300};
 int main(void)
 {
     test_check_net();
+    test_size_overflow();
     for (int k = 0; k < N_SHAPES; ++k) {
         const shape *s = &SHAPES[k];
         test_layout(s, FNN_PAD_UNITS_F64);
@@ -715,10 +736,10 @@ static void TF(strict_gemm)(int trans_a, int trans_b, fnn_index m, fnn_index n, 
         }
 }
 
-static TEST_T *TF(new_batch_work)(const shape *s, fnn_index batch_size)
+static TEST_T *TF(new_batch_work)(const shape *s, fnn_index batch_size, int sparse)
 {
     fnn_net net = as_net(s, TEST_PAD);
-    return xcalloc((size_t)fnn_batch_work_size(&net, batch_size), sizeof(TEST_T));
+    return xcalloc((size_t)fnn_batch_work_size(&net, batch_size, sparse), sizeof(TEST_T));
 }
 
 /* fnn_minibatch_epoch over a fixed order (rows revisited; the last batch may be short) against
@@ -732,7 +753,7 @@ static void TF(test_minibatch)(const shape *s, int sparse, int weighted, double 
     const double lr = 0.3;
     TF(problem) p = TF(make_problem)(s, 5000u + (uint64_t)m + 7u * (uint64_t)sparse + 13u * (uint64_t)weighted, 0.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
-    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size);
+    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size, sparse);
     double *got = xmalloc(ref_count(s) * sizeof *got);
 
     const fnn_sgd sgd = {lr, l2, batch_size};
@@ -775,7 +796,7 @@ static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, f
     TF(problem) p = TF(make_problem)(s, 6000u + (uint64_t)m, 1.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
     TF(owned_data) unlabelled = TF(make_data)(p.X, 0, N_ROWS, m, NULL, NULL, sparse);
-    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size);
+    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size, sparse);
     TEST_T *out = xmalloc((size_t)(N_ROWS * K) * sizeof *out);
 
     double loss = 0.0; /* the loss is added to: without labels nothing is */
@@ -825,7 +846,7 @@ static void TF(test_status_codes)(const shape *s, int sparse)
     TEST_T *E_before = xmalloc((size_t)n_weights * sizeof *E_before);
     TEST_T *G = xmalloc((size_t)n_weights * sizeof *G);
     TEST_T *out = xmalloc((size_t)(N_ROWS * K) * sizeof *out);
-    TEST_T *batch_work = TF(new_batch_work)(s, 2); /* sgd.batch_size and the predict batch below */
+    TEST_T *batch_work = TF(new_batch_work)(s, 2, sparse); /* sgd.batch_size and the predict batch below */
     memcpy(E_before, E, (size_t)n_weights * sizeof *E);
     const fnn_sgd sgd = {0.1, 0.0, 2};
     fnn_index order[N_ROWS];
@@ -1007,7 +1028,7 @@ static void TF(check_logits)(const shape *s, const double *logits, const char *w
         for (fnn_index k = 0; k < n_weights; ++k) finite &= isfinite((double)G[k]);
         CHECK(finite, "%s %s y=%d: gradient not finite", what, TYPE_NAME, y);
 
-        TEST_T *batch_work = TF(new_batch_work)(s, 1);
+        TEST_T *batch_work = TF(new_batch_work)(s, 1, 0);
         double batched_loss = 0.0;
         status = TF(fnn_predict_batched)(&net, E, &d.data, 0, d.data.n_rows, 1, TF(strict_gemm), out, batch_work,
                                          &batched_loss);
