@@ -5,15 +5,31 @@
 
 int fnn_check_net(const fnn_net *net)
 {
-    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_SHAPE;
+    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_LAYERS;
     for (int l = 0; l <= net->n_layers; ++l)
-        if (net->sizes[l] < 1) return FNN_ERROR_SHAPE;
+        if (net->sizes[l] < 1) return FNN_ERROR_LAYERS;
     const fnn_index n_out = net->sizes[net->n_layers];
-    if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_SHAPE;
-    if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_SHAPE;
-    if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_SHAPE;
-    if (net->pad_units < 1) return FNN_ERROR_SHAPE;
+    if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_OUTPUT;
+    if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_OUTPUT;
+    if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_OUTPUT;
+    if (net->pad_units < 1) return FNN_ERROR_PADDING;
     return FNN_OK;
+}
+
+const char *fnn_strerror(int status)
+{
+    switch (status) {
+    case FNN_OK: return "success";
+    case FNN_ERROR_LAYERS: return "the network has no layer or a layer of fewer than one unit";
+    case FNN_ERROR_LABEL: return "a label is outside the classes the output layer has (or labels are missing)";
+    case FNN_ERROR_INDEX: return "a row or column index is out of range";
+    case FNN_ERROR_SIZE: return "a buffer size overflows the engine's index range";
+    case FNN_ERROR_OUTPUT: return "the output layer's units fit no output type (softmax: >= 2, sigmoid: 1)";
+    case FNN_ERROR_PADDING: return "the weight layout's padding is not a whole number of vectors of the type";
+    case FNN_ERROR_FEATURES: return "the data's number of features differs from the network's inputs";
+    case FNN_ERROR_BATCH: return "a batch size is smaller than one row";
+    default: return "unknown status";
+    }
 }
 
 /* a + b and a * b of non-negative counts, or -1 when an operand is -1 (an earlier overflow) or

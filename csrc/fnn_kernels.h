@@ -2,7 +2,7 @@
  * fnn_kernels.h -- the engine's kernels, written once for one floating type.
  *
  * Included by fnn_f64.c and fnn_f32.c with T (the type) and SUFFIX (f64 / f32) defined. Everything
- * here is static except the FNN_DECLARE_API entry points of fnn.h. Per-row arithmetic is in T;
+ * here is static except the entry points of fnn.h. Per-row arithmetic is in T;
  * reductions over a row (dot products, softmax sums, losses) accumulate in double, except the
  * input products of deferred updates (gram_rows), which only enter a correction term.
  * Every helper that does arithmetic is FNN_INLINE: one left out of line is compiled once, for
@@ -696,8 +696,10 @@ void FN(fnn_publish)(T *shared, T *local, T *snapshot, fnn_index n)
 static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index *order, fnn_index first,
                          fnn_index n)
 {
-    if (fnn_check_net(net) != FNN_OK || data->n_features != net->sizes[0]) return FNN_ERROR_SHAPE;
-    if (net->pad_units % VLEN != 0) return FNN_ERROR_SHAPE; /* rows must be whole vectors */
+    const int status = fnn_check_net(net);
+    if (status != FNN_OK) return status;
+    if (data->n_features != net->sizes[0]) return FNN_ERROR_FEATURES;
+    if (net->pad_units % VLEN != 0) return FNN_ERROR_PADDING; /* rows must be whole vectors */
     if (fnn_weight_count(net) < 0 || fnn_work_size(net) < 0) return FNN_ERROR_SIZE;
     const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
     for (fnn_index t = 0; t < n; ++t) {
@@ -839,7 +841,7 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
                                          T *work, double *loss_sum)
 {
     if (!data->labels) return FNN_ERROR_LABEL;
-    if (sgd->batch_size < 1) return FNN_ERROR_SHAPE;
+    if (sgd->batch_size < 1) return FNN_ERROR_BATCH;
     int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
     if (fnn_batch_work_size(net, sgd->batch_size < n_order ? sgd->batch_size : n_order, data->indptr != NULL) < 0)
@@ -927,7 +929,7 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
                                          T *output, T *work, double *loss_sum)
 {
     if (first < 0 || n_rows < 0 || first > data->n_rows - n_rows) return FNN_ERROR_INDEX;
-    if (batch_size < 1) return FNN_ERROR_SHAPE;
+    if (batch_size < 1) return FNN_ERROR_BATCH;
     int status = FN(check_rows)(net, data, NULL, first, n_rows);
     if (status != FNN_OK) return status;
     if (fnn_batch_work_size(net, batch_size < n_rows ? batch_size : n_rows, data->indptr != NULL) < 0)

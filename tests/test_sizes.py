@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from fastnn import Network, _core
 
 INDEX_MAX = sys.maxsize  # the engine's fnn_index is Py_ssize_t
-DEFERRED_ROWS = 4  # FNN_DEFERRED_ROWS in csrc/fnn.h
+DEFERRED_ROWS = _core.DEFERRED_ROWS
 
 
 def padded(n, dtype):

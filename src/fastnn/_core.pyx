@@ -18,13 +18,6 @@ import sys
 import numpy as np
 
 
-cdef dict _STATUS_MESSAGES = {
-    FNN_ERROR_SHAPE: "inconsistent network or data shape",
-    FNN_ERROR_LABEL: "a label is outside the classes the output layer has",
-    FNN_ERROR_INDEX: "a row or column index is out of range",
-    FNN_ERROR_SIZE: "a buffer size overflows the engine's index range",
-}
-
 # Rows per GEMM in batched prediction and loss evaluation.
 DEFAULT_PREDICT_BATCH = 512
 # Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
@@ -34,6 +27,8 @@ WORK_PER_CHUNK = 1 << 23
 
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+# Samples per run of deferred first-layer updates (part of the per-sample work size).
+DEFERRED_ROWS = FNN_DEFERRED_ROWS
 
 
 # BLAS's Fortran GEMMs, as scipy.linalg.cython_blas exports them; found on first use (load_blas),
@@ -92,7 +87,7 @@ cdef void _gemm_f32(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_inde
 
 cdef int _raise_for_status(int status) except -1:
     if status != FNN_OK:
-        raise ValueError("fastnn engine: " + _STATUS_MESSAGES.get(status, f"status {status}"))
+        raise ValueError(f"fastnn engine: {fnn_strerror(status).decode()} (status {status})")
     return 0
 
 

@@ -254,31 +254,43 @@ static void test_check_net(void)
     fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
     CHECK(fnn_check_net(&net) == FNN_OK, "valid softmax net");
     net.pad_units = 0;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "no padding unit");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_PADDING, "no padding unit");
     net.pad_units = FNN_PAD_UNITS_F32;
     net.output = FNN_OUTPUT_SIGMOID;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "sigmoid output with 2 units");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "sigmoid output with 2 units");
     net.sizes = one_out;
     CHECK(fnn_check_net(&net) == FNN_OK, "valid sigmoid net");
     net.output = FNN_OUTPUT_SOFTMAX;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "softmax over 1 unit");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "softmax over 1 unit");
     net.output = 7;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "unknown output code");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "unknown output code");
     net.output = FNN_OUTPUT_SOFTMAX;
     net.sizes = zero_hidden;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "a layer of 0 units");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "a layer of 0 units");
     net.n_layers = 1;
     net.sizes = zero_in;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "0 inputs");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "0 inputs");
     net.n_layers = 0;
     net.sizes = good;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "no layer");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "no layer");
     net.n_layers = -1;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "negative layer count");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "negative layer count");
     net.n_layers = 2;
     net.sizes = NULL;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "sizes NULL");
-    CHECK(fnn_check_net(NULL) == FNN_ERROR_SHAPE, "net NULL");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "sizes NULL");
+    CHECK(fnn_check_net(NULL) == FNN_ERROR_LAYERS, "net NULL");
+
+    /* every status code has its own message */
+    static const int codes[] = {FNN_OK, FNN_ERROR_LAYERS, FNN_ERROR_LABEL, FNN_ERROR_INDEX, FNN_ERROR_SIZE,
+                                FNN_ERROR_OUTPUT, FNN_ERROR_PADDING, FNN_ERROR_FEATURES, FNN_ERROR_BATCH};
+    const int n_codes = (int)(sizeof codes / sizeof codes[0]);
+    for (int a = 0; a < n_codes; ++a) {
+        CHECK(strcmp(fnn_strerror(codes[a]), "unknown status") != 0, "status %d has no message", codes[a]);
+        for (int b = 0; b < a; ++b)
+            CHECK(strcmp(fnn_strerror(codes[a]), fnn_strerror(codes[b])) != 0, "statuses %d and %d share a message",
+                  codes[a], codes[b]);
+    }
+    CHECK(strcmp(fnn_strerror(12345), "unknown status") == 0, "message of an unknown status");
 }
 
 /* Size computations that would overflow fnn_index return -1 instead of wrapping. */
@@ -894,27 +906,27 @@ static void TF(test_status_codes)(const shape *s, int sparse)
 
     /* shapes */
     d.data.n_features = m + 1;
-    EXPECT_ALL(&d.data, FNN_ERROR_SHAPE, "one feature too many");
+    EXPECT_ALL(&d.data, FNN_ERROR_FEATURES, "one feature too many");
     status = TF(fnn_predict)(&net, E, &d.data, out, work);
-    CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict with a feature too many gave %d", s->name, TYPE_NAME, status);
+    CHECK(status == FNN_ERROR_FEATURES, "%s %s: predict with a feature too many gave %d", s->name, TYPE_NAME, status);
     d.data.n_features = m;
     {
         fnn_net bad = net;
         bad.output = s->output == FNN_OUTPUT_SOFTMAX ? FNN_OUTPUT_SIGMOID : FNN_OUTPUT_SOFTMAX;
         loss = 42.0;
         status = TF(fnn_sgd_epoch)(&bad, E, &d.data, order, N_ROWS, &sgd, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: wrong output type gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_OUTPUT, "%s %s: wrong output type gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict)(&bad, E, &d.data, out, work);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict, wrong output type gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_OUTPUT, "%s %s: predict, wrong output type gave %d", s->name, TYPE_NAME, status);
         bad.n_layers = 0;
         status = TF(fnn_loss)(&bad, E, &d.data, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: no layers gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_LAYERS, "%s %s: no layers gave %d", s->name, TYPE_NAME, status);
         bad = net;
         bad.pad_units = TEST_PAD / 2; /* rows would not be whole vectors */
         status = TF(fnn_sgd_epoch)(&bad, E, &d.data, order, N_ROWS, &sgd, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: half-vector padding gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_PADDING, "%s %s: half-vector padding gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict_batched)(&bad, E, &d.data, 0, N_ROWS, 4, TF(strict_gemm), out, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: batched, half-vector padding gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_PADDING, "%s %s: batched, half-vector padding gave %d", s->name, TYPE_NAME, status);
     }
 
     /* row indices */
@@ -944,9 +956,9 @@ static void TF(test_status_codes)(const shape *s, int sparse)
         fnn_sgd no_batch = sgd;
         no_batch.batch_size = 0;
         status = TF(fnn_minibatch_epoch)(&net, E, &d.data, order, N_ROWS, &no_batch, TF(strict_gemm), batch_work, &loss);
-        CHECK(status != FNN_OK, "%s %s: minibatch with batch_size 0 gave FNN_OK", s->name, TYPE_NAME);
+        CHECK(status == FNN_ERROR_BATCH, "%s %s: minibatch with batch_size 0 gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict_batched)(&net, E, &d.data, 0, N_ROWS, 0, TF(strict_gemm), out, batch_work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict_batched with batch 0 gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_BATCH, "%s %s: predict_batched with batch 0 gave %d", s->name, TYPE_NAME, status);
         CHECK(loss == 42.0 && memcmp(E, E_before, (size_t)n_weights * sizeof *E) == 0,
               "%s %s: batch size 0 changed W or the loss", s->name, TYPE_NAME);
     }
