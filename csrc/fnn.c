@@ -1,56 +1,63 @@
 /*
- * fnn.c -- shape helpers and the float64 / float32 instantiations of fnn_kernels.h.
+ * fnn.c -- the shape helpers of fnn.h (the kernels are in fnn_f64.c and fnn_f32.c).
  */
-#include "fnn.h"
-
-#include <math.h>
-#include <string.h>
-
-/* The per-sample helpers are inlined into each entry point, so that the entry points can be
- * compiled once per instruction set. */
-#if defined(__GNUC__)
-#define FNN_INLINE inline __attribute__((always_inline))
-#else
-#define FNN_INLINE inline
-#endif
-
-/* Width of the vectors the dense kernels work on (GCC/Clang vector extensions); 32 bytes is one
- * AVX register, or two SSE registers on baseline x86-64. */
-#define FNN_VECTOR_BYTES 32
-
-/* Runtime CPU dispatch: on x86-64 with GCC (ifunc), the training and prediction entry points are
- * built for baseline x86-64 and for x86-64-v3 (AVX2 + FMA), and the loader picks the best the CPU
- * runs. An installed package thus stays portable and still uses the wide registers. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(FNN_NO_DISPATCH) && !defined(__AVX2__)
-#define FNN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define FNN_DISPATCH
-#endif
+#include "fnn_build.h"
 
 int fnn_check_net(const fnn_net *net)
 {
-    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_SHAPE;
+    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_LAYERS;
     for (int l = 0; l <= net->n_layers; ++l)
-        if (net->sizes[l] < 1) return FNN_ERROR_SHAPE;
+        if (net->sizes[l] < 1) return FNN_ERROR_LAYERS;
     const fnn_index n_out = net->sizes[net->n_layers];
-    if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_SHAPE;
-    if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_SHAPE;
-    if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_SHAPE;
-    if (net->pad_units < 1) return FNN_ERROR_SHAPE;
+    if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_OUTPUT;
+    if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_OUTPUT;
+    if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_OUTPUT;
+    if (net->pad_units < 1) return FNN_ERROR_PADDING;
     return FNN_OK;
+}
+
+const char *fnn_strerror(int status)
+{
+    switch (status) {
+    case FNN_OK: return "success";
+    case FNN_ERROR_LAYERS: return "the network has no layer or a layer of fewer than one unit";
+    case FNN_ERROR_LABEL: return "a label is outside the classes the output layer has (or labels are missing)";
+    case FNN_ERROR_INDEX: return "a row or column index is out of range";
+    case FNN_ERROR_SIZE: return "a buffer size overflows the engine's index range";
+    case FNN_ERROR_OUTPUT: return "the output layer's units fit no output type (softmax: >= 2, sigmoid: 1)";
+    case FNN_ERROR_PADDING: return "the weight layout's padding is not a whole number of vectors of the type";
+    case FNN_ERROR_FEATURES: return "the data's number of features differs from the network's inputs";
+    case FNN_ERROR_BATCH: return "a batch size is smaller than one row";
+    default: return "unknown status";
+    }
+}
+
+/* a + b and a * b of non-negative counts, or -1 when an operand is -1 (an earlier overflow) or
+ * the result does not fit in fnn_index */
+static fnn_index add_counts(fnn_index a, fnn_index b)
+{
+    fnn_index sum;
+    return a < 0 || b < 0 || __builtin_add_overflow(a, b, &sum) ? -1 : sum;
+}
+
+static fnn_index mul_counts(fnn_index a, fnn_index b)
+{
+    fnn_index product;
+    return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product) ? -1 : product;
 }
 
 fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
 {
     const fnn_index unit = net->pad_units > 0 ? net->pad_units : 1; /* an invalid net never divides by 0 */
-    return (n_out + unit - 1) / unit * unit;
+    if (n_out < 0) return -1;
+    return mul_counts(add_counts(n_out / unit, n_out % unit != 0), unit); /* n_out rounded up */
 }
 
 fnn_index fnn_layer_offset(const fnn_net *net, int layer)
 {
     fnn_index offset = 0;
-    for (int l = 0; l < layer; ++l) offset += (net->sizes[l] + 1) * fnn_padded_width(net, net->sizes[l + 1]);
+    for (int l = 0; l < layer; ++l)
+        offset = add_counts(offset, mul_counts(add_counts(net->sizes[l], 1), fnn_padded_width(net, net->sizes[l + 1])));
     return offset;
 }
 
@@ -59,48 +66,32 @@ fnn_index fnn_weight_count(const fnn_net *net)
     return fnn_layer_offset(net, net->n_layers);
 }
 
-/* Samples per run of deferred first-layer updates (see fnn_kernels.h). */
-#define FNN_DEFERRED_ROWS 4
+/* Sum and maximum of the padded widths of layers 1..n_layers (-1 on overflow). */
+static void activation_widths(const fnn_net *net, fnn_index *total, fnn_index *widest)
+{
+    *total = 0;
+    *widest = 0;
+    for (int l = 1; l <= net->n_layers; ++l) {
+        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
+        *total = add_counts(*total, width);
+        if (width < 0) *widest = -1;
+        else if (*widest >= 0 && width > *widest) *widest = width;
+    }
+}
 
 fnn_index fnn_work_size(const fnn_net *net)
 {
-    fnn_index activations = 0, widest = 0;
-    for (int l = 1; l <= net->n_layers; ++l) {
-        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
-        activations += width;
-        if (width > widest) widest = width;
-    }
+    fnn_index activations, widest;
+    activation_widths(net, &activations, &widest);
     /* + the first-layer maps, deltas and inputs of one run of deferred updates */
-    return activations + 2 * widest + FNN_DEFERRED_ROWS * (2 * fnn_padded_width(net, net->sizes[1]) + net->sizes[0]);
+    const fnn_index run = add_counts(mul_counts(2, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
+    return add_counts(add_counts(activations, mul_counts(2, widest)), mul_counts(FNN_DEFERRED_ROWS, run));
 }
 
-fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
 {
-    fnn_index activations = fnn_padded_width(net, net->sizes[0]), widest = 0;
-    for (int l = 1; l <= net->n_layers; ++l) {
-        const fnn_index width = fnn_padded_width(net, net->sizes[l]);
-        activations += width;
-        if (width > widest) widest = width;
-    }
-    return batch_size * (activations + 2 * widest);
+    fnn_index activations, widest;
+    activation_widths(net, &activations, &widest);
+    const fnn_index inputs = sparse_input ? 0 : fnn_padded_width(net, net->sizes[0]);
+    return mul_counts(batch_size, add_counts(add_counts(inputs, activations), mul_counts(2, widest)));
 }
-
-#define T double
-#define SUFFIX f64
-#define LANES 4 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
-#define LANE_INDEX int64_t
-#include "fnn_kernels.h"
-#undef T
-#undef SUFFIX
-#undef LANES
-#undef LANE_INDEX
-
-#define T float
-#define SUFFIX f32
-#define LANES 8
-#define LANE_INDEX int32_t
-#include "fnn_kernels.h"
-#undef T
-#undef SUFFIX
-#undef LANES
-#undef LANE_INDEX

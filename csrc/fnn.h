@@ -29,11 +29,16 @@ extern "C" {
 
 typedef ptrdiff_t fnn_index;
 
-/* Status codes returned by every entry point. */
+/* Status codes returned by every entry point; fnn_strerror(status) says what each means. */
 #define FNN_OK 0
-#define FNN_ERROR_SHAPE (-1)   /* n_layers < 1, a size < 1, or an output size that fits no output type */
-#define FNN_ERROR_LABEL (-2)   /* a label outside 0..K-1 (softmax) or 0..1 (sigmoid) */
-#define FNN_ERROR_INDEX (-3)   /* a row index in `order` or a sparse column index out of range */
+#define FNN_ERROR_LAYERS (-1)   /* no layer (n_layers < 1), sizes NULL, or a layer size < 1 */
+#define FNN_ERROR_LABEL (-2)    /* a label outside 0..K-1 (softmax) or 0..1 (sigmoid), or labels NULL */
+#define FNN_ERROR_INDEX (-3)    /* a row index in `order` or a sparse column index out of range */
+#define FNN_ERROR_SIZE (-4)     /* a buffer size of the call (weights, work) does not fit in fnn_index */
+#define FNN_ERROR_OUTPUT (-5)   /* an unknown output type, or output units that fit no output type */
+#define FNN_ERROR_PADDING (-6)  /* pad_units < 1, or no multiple of the function's type's vector */
+#define FNN_ERROR_FEATURES (-7) /* the data's n_features differs from the network's sizes[0] */
+#define FNN_ERROR_BATCH (-8)    /* a batch size < 1 */
 
 #define FNN_OUTPUT_SOFTMAX 0
 #define FNN_OUTPUT_SIGMOID 1
@@ -64,36 +69,48 @@ typedef struct fnn_sgd {
  * Python bridge passes BLAS): row-major C (m, n) <- alpha op(A) op(B) + beta C, op(A) (m, k),
  * op(B) (k, n), op = transpose when trans_* != 0; lda, ldb, ldc are row strides.
  */
-#define FNN_DECLARE_GEMM(T, SUFFIX)                                                              \
-    typedef void (*fnn_gemm_##SUFFIX)(int trans_a, int trans_b, fnn_index m, fnn_index n,       \
-                                      fnn_index k, T alpha, const T *A, fnn_index lda,          \
-                                      const T *B, fnn_index ldb, T beta, T *C, fnn_index ldc);
-FNN_DECLARE_GEMM(double, f64)
-FNN_DECLARE_GEMM(float, f32)
-#undef FNN_DECLARE_GEMM
+typedef void (*fnn_gemm_f64)(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, double alpha,
+                             const double *A, fnn_index lda, const double *B, fnn_index ldb, double beta,
+                             double *C, fnn_index ldc);
+typedef void (*fnn_gemm_f32)(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, float alpha,
+                             const float *A, fnn_index lda, const float *B, fnn_index ldb, float beta,
+                             float *C, fnn_index ldc);
 
 /*
  * A set of labelled rows. Dense when indptr == NULL: `values` is row-major (n_rows, n_features).
  * CSR otherwise: row r has entries values[indptr[r]:indptr[r+1]] at columns indices[...].
  * labels may be NULL for functions that only predict; sample_weight NULL means all ones.
  */
-#define FNN_DECLARE_DATA(T, SUFFIX)                                                              \
-    typedef struct fnn_data_##SUFFIX {                                                           \
-        const T *values;                                                                         \
-        const fnn_index *indptr;                                                                 \
-        const fnn_index *indices;                                                                \
-        fnn_index n_rows;                                                                        \
-        fnn_index n_features;                                                                    \
-        const int32_t *labels;                                                                   \
-        const T *sample_weight;                                                                  \
-    } fnn_data_##SUFFIX;
-FNN_DECLARE_DATA(double, f64)
-FNN_DECLARE_DATA(float, f32)
-#undef FNN_DECLARE_DATA
+typedef struct fnn_data_f64 {
+    const double *values;
+    const fnn_index *indptr;
+    const fnn_index *indices;
+    fnn_index n_rows;
+    fnn_index n_features;
+    const int32_t *labels;
+    const double *sample_weight;
+} fnn_data_f64;
 
-/* FNN_OK if the architecture is valid (n_layers >= 1, sizes >= 1, output units fit the output,
- * pad_units >= 1). The entry points also refuse a pad_units that is no multiple of their type's. */
+typedef struct fnn_data_f32 { /* the same with float values and weights */
+    const float *values;
+    const fnn_index *indptr;
+    const fnn_index *indices;
+    fnn_index n_rows;
+    fnn_index n_features;
+    const int32_t *labels;
+    const float *sample_weight;
+} fnn_data_f32;
+
+/* FNN_OK if the architecture is valid: n_layers >= 1 and sizes >= 1 (else FNN_ERROR_LAYERS), output
+ * units that fit the output (FNN_ERROR_OUTPUT), pad_units >= 1 (FNN_ERROR_PADDING). The entry points
+ * also refuse a pad_units that is no multiple of their type's (FNN_ERROR_PADDING). */
 int fnn_check_net(const fnn_net *net);
+
+/* A one-line description of a status code ("unknown status" for a code fnn.h does not define). */
+const char *fnn_strerror(int status);
+
+/* The size functions below return -1 when the count does not fit in fnn_index (they never wrap);
+ * the entry points refuse such a network or batch with FNN_ERROR_SIZE. */
 
 /* Columns a layer of n_out units occupies in storage: n_out rounded up to a multiple of
  * net->pad_units (the padding stays zero). */
@@ -105,58 +122,81 @@ fnn_index fnn_weight_count(const fnn_net *net);
 /* Offset of layer l's block in the weight buffer. */
 fnn_index fnn_layer_offset(const fnn_net *net, int layer);
 
-/* Scratch elements the other functions need (activations of every layer plus two delta buffers);
- * the caller zeroes the buffer once. */
+/* Samples per run of deferred first-layer updates (dense per-sample SGD). */
+#define FNN_DEFERRED_ROWS 4
+
+/* Scratch elements of the per-sample functions: the padded activations of layers 1..L, two delta
+ * buffers of the widest padded layer, and one run of deferred first-layer updates
+ * (FNN_DEFERRED_ROWS x (2 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
-/* Scratch elements of the batched functions for batches of up to batch_size rows. */
-fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size);
+/* Scratch elements of the batched functions for batches of up to batch_size rows:
+ * batch_size x (pad(sizes[0]) for dense input, 0 for CSR input (sparse_input != 0)
+ *               + the padded activations of layers 1..L + 2 x the widest padded layer).
+ * A call visiting n rows needs it for min(batch_size, n) rows only. */
+fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input);
 
-#define FNN_DECLARE_API(T, SUFFIX)                                                               \
-    /* One SGD pass over rows order[0..n_order): for each, forward, output delta y_hat - y,     \
-       backpropagate with the weights before the update, update in place. Adds the weighted    \
-       loss of each sample, measured before its update, to *loss_sum. */                        \
-    int fnn_sgd_epoch_##SUFFIX(const fnn_net *net, T *W, const fnn_data_##SUFFIX *data,        \
-                               const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,  \
-                               T *work, double *loss_sum);                                     \
-    /* Output of every row: probabilities (n_rows, K) for softmax, p(y = 1) (n_rows, 1) for a   \
-       sigmoid output. */                                                                      \
-    int fnn_predict_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,    \
-                             T *output, T *work);                                              \
-    /* *loss_sum = sum_r sample_weight_r * J_r, J the cross-entropy computed from the logits. */ \
-    int fnn_loss_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,       \
-                          T *work, double *loss_sum);                                          \
-    /* G = dJ/dW for the single row `row` of data (same layout as W), by the same backward pass  \
-       the SGD step applies; *loss = J. */                                                     \
-    int fnn_gradient_##SUFFIX(const fnn_net *net, const T *W, const fnn_data_##SUFFIX *data,   \
-                              fnn_index row, T *G, T *work, double *loss);                     \
-    /* Mini-batch SGD over order[0..n_order) in batches of sgd->batch_size rows (the last may    \
-       be smaller): forward the batch, backpropagate with the weights before the update, update  \
-       once. Adds the weighted losses (before the update) to *loss_sum. work: batch_work_size. */ \
-    int fnn_minibatch_epoch_##SUFFIX(const fnn_net *net, T *W, const fnn_data_##SUFFIX *data,  \
-                                     const fnn_index *order, fnn_index n_order,                \
-                                     const fnn_sgd *sgd, fnn_gemm_##SUFFIX gemm, T *work,       \
-                                     double *loss_sum);                                        \
-    /* fnn_predict, and with labels non-NULL also fnn_loss (added to *loss_sum when loss_sum is   \
-       not NULL), for rows [first, first + n_rows), batch_size rows at a time through gemm.       \
-       output (may be NULL) receives (n_rows, K) values, its row 0 for row `first`.              \
-       work: fnn_batch_work_size(net, batch_size) elements. */                                   \
-    int fnn_predict_batched_##SUFFIX(const fnn_net *net, const T *W,                           \
-                                     const fnn_data_##SUFFIX *data, fnn_index first,           \
-                                     fnn_index n_rows, fnn_index batch_size,                   \
-                                     fnn_gemm_##SUFFIX gemm, T *output, T *work,               \
-                                     double *loss_sum);                                        \
-    /* z[j] <- sigmoid(z[j]) for j < n: the hidden layers' activation, as the kernels compute  \
-       it (exposed so that its accuracy can be tested against libm). */                        \
-    void fnn_sigmoid_##SUFFIX(T *z, fnn_index n);                                              \
-    /* Lock-free parallel SGD (Hogwild!): a thread that trained its private copy `local` since  \
-       `snapshot` adds what it learned to `shared` and continues from there: shared += local -  \
-       snapshot, then local = snapshot = shared (n entries). Other threads may publish to      \
-       `shared` at the same time; an update can then be lost, as Hogwild! allows. */           \
-    void fnn_publish_##SUFFIX(T *shared, T *local, T *snapshot, fnn_index n);
-FNN_DECLARE_API(double, f64)
-FNN_DECLARE_API(float, f32)
-#undef FNN_DECLARE_API
+/*
+ * The entry points, for double (_f64) and float (_f32). W is the weight buffer, work the scratch
+ * buffer (fnn_work_size elements for the per-sample functions).
+ */
+
+/* One SGD pass over rows order[0..n_order): for each, forward, output delta y_hat - y, backpropagate
+ * with the weights before the update, update in place. Adds the weighted loss of each sample,
+ * measured before its update, to *loss_sum. */
+int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data, const fnn_index *order,
+                      fnn_index n_order, const fnn_sgd *sgd, double *work, double *loss_sum);
+int fnn_sgd_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data, const fnn_index *order,
+                      fnn_index n_order, const fnn_sgd *sgd, float *work, double *loss_sum);
+
+/* Output of every row: probabilities (n_rows, K) for softmax, p(y = 1) (n_rows, 1) for a sigmoid output. */
+int fnn_predict_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, double *output, double *work);
+int fnn_predict_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, float *output, float *work);
+
+/* *loss_sum = sum_r sample_weight_r * J_r, J the cross-entropy computed from the logits. */
+int fnn_loss_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, double *work, double *loss_sum);
+int fnn_loss_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, float *work, double *loss_sum);
+
+/* G = dJ/dW for the single row `row` of data (same layout as W), by the same backward pass the SGD
+ * step applies; *loss = J. */
+int fnn_gradient_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, fnn_index row, double *G,
+                     double *work, double *loss);
+int fnn_gradient_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, fnn_index row, float *G,
+                     float *work, double *loss);
+
+/* Mini-batch SGD over order[0..n_order) in batches of sgd->batch_size rows (the last may be smaller):
+ * forward the batch, backpropagate with the weights before the update, update once. Adds the
+ * weighted losses (before the update) to *loss_sum.
+ * work: fnn_batch_work_size(net, min(sgd->batch_size, n_order), data is CSR) elements. */
+int fnn_minibatch_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data, const fnn_index *order,
+                            fnn_index n_order, const fnn_sgd *sgd, fnn_gemm_f64 gemm, double *work,
+                            double *loss_sum);
+int fnn_minibatch_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data, const fnn_index *order,
+                            fnn_index n_order, const fnn_sgd *sgd, fnn_gemm_f32 gemm, float *work,
+                            double *loss_sum);
+
+/* fnn_predict, and with labels non-NULL also fnn_loss (added to *loss_sum when loss_sum is not NULL),
+ * for rows [first, first + n_rows), batch_size rows at a time through gemm. output (may be NULL)
+ * receives (n_rows, K) values, its row 0 for row `first`.
+ * work: fnn_batch_work_size(net, min(batch_size, n_rows), data is CSR) elements. */
+int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, fnn_index first,
+                            fnn_index n_rows, fnn_index batch_size, fnn_gemm_f64 gemm, double *output,
+                            double *work, double *loss_sum);
+int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, fnn_index first,
+                            fnn_index n_rows, fnn_index batch_size, fnn_gemm_f32 gemm, float *output,
+                            float *work, double *loss_sum);
+
+/* z[j] <- sigmoid(z[j]) for j < n: the hidden layers' activation, as the kernels compute it (exposed
+ * so that its accuracy can be tested against libm). */
+void fnn_sigmoid_f64(double *z, fnn_index n);
+void fnn_sigmoid_f32(float *z, fnn_index n);
+
+/* Lock-free parallel SGD (Hogwild!): a thread that trained its private copy `local` since `snapshot`
+ * adds what it learned to `shared` and continues from there: shared += local - snapshot, then
+ * local = snapshot = shared (n entries). Other threads may publish to `shared` at the same time; an
+ * update can then be lost, as Hogwild! allows. */
+void fnn_publish_f64(double *shared, double *local, double *snapshot, fnn_index n);
+void fnn_publish_f32(float *shared, float *local, float *snapshot, fnn_index n);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /*
  * fnn_kernels.h -- the engine's kernels, written once for one floating type.
  *
- * Included by fnn.c once per type with T (the type) and SUFFIX (f64 / f32) defined. Everything
- * here is static except the FNN_DECLARE_API entry points of fnn.h. Per-row arithmetic is in T;
+ * Included by fnn_f64.c and fnn_f32.c with T (the type) and SUFFIX (f64 / f32) defined. Everything
+ * here is static except the entry points of fnn.h. Per-row arithmetic is in T;
  * reductions over a row (dot products, softmax sums, losses) accumulate in double, except the
  * input products of deferred updates (gram_rows), which only enter a correction term.
  * Every helper that does arithmetic is FNN_INLINE: one left out of line is compiled once, for
@@ -697,8 +697,11 @@ void FN(fnn_publish)(T *shared, T *local, T *snapshot, fnn_index n)
 static int FN(check_rows)(const fnn_net *net, const DATA *data, const fnn_index *order, fnn_index first,
                          fnn_index n)
 {
-    if (fnn_check_net(net) != FNN_OK || data->n_features != net->sizes[0]) return FNN_ERROR_SHAPE;
-    if (net->pad_units % VLEN != 0) return FNN_ERROR_SHAPE; /* rows must be whole vectors */
+    const int status = fnn_check_net(net);
+    if (status != FNN_OK) return status;
+    if (data->n_features != net->sizes[0]) return FNN_ERROR_FEATURES;
+    if (net->pad_units % VLEN != 0) return FNN_ERROR_PADDING; /* rows must be whole vectors */
+    if (fnn_weight_count(net) < 0 || fnn_work_size(net) < 0) return FNN_ERROR_SIZE;
     const fnn_index K = net->output == FNN_OUTPUT_SIGMOID ? 2 : net->sizes[net->n_layers];
     for (fnn_index t = 0; t < n; ++t) {
         const fnn_index r = order ? order[t] : first + t;
@@ -789,15 +792,16 @@ int FN(fnn_gradient)(const fnn_net *net, const T *W, const DATA *data, fnn_index
 
 /*
  * Batched forward pass of the rows FNN_BATCH_ROW(0..nb): batch work layout (all row-major, nb
- * rows): X (nb, pad(n_features)) gathered inputs (dense only), then the activations of layers
- * 1..L, (nb, pad(sizes[l])) each, then two delta buffers (nb, widest). Returns the output logits.
- * Consecutive dense rows go to the first GEMM in place, without the gather.
+ * rows): X (nb, pad(n_features)) gathered inputs (dense input only; nothing for CSR input), then
+ * the activations of layers 1..L, (nb, pad(sizes[l])) each, then two delta buffers (nb, widest).
+ * Returns the output logits. Consecutive dense rows go to the first GEMM in place, without the
+ * gather.
  */
 static FNN_INLINE T *FN(forward_batch)(const fnn_net *net, const T *W, const DATA *data, const fnn_index *order,
                                        fnn_index first, fnn_index nb, FNN_CAT(fnn_gemm, SUFFIX) gemm, T *work)
 {
     const fnn_index *sizes = net->sizes;
-    const fnn_index n0 = sizes[0], ld0 = fnn_padded_width(net, n0);
+    const fnn_index n0 = sizes[0], ld0 = data->indptr ? 0 : fnn_padded_width(net, n0);
     T *X = work;
     T *out = work + nb * ld0;
     const T *in = X;
@@ -838,9 +842,11 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
                                          T *work, double *loss_sum)
 {
     if (!data->labels) return FNN_ERROR_LABEL;
-    if (sgd->batch_size < 1) return FNN_ERROR_SHAPE;
+    if (sgd->batch_size < 1) return FNN_ERROR_BATCH;
     int status = FN(check_rows)(net, data, order, 0, n_order);
     if (status != FNN_OK) return status;
+    if (fnn_batch_work_size(net, sgd->batch_size < n_order ? sgd->batch_size : n_order, data->indptr != NULL) < 0)
+        return FNN_ERROR_SIZE;
 
     const fnn_index *sizes = net->sizes;
     const int L = net->n_layers;
@@ -875,8 +881,9 @@ FNN_DISPATCH int FN(fnn_minibatch_epoch)(const fnn_net *net, T *W, const DATA *d
         for (int l = L - 1; l >= 0; --l) {
             const fnn_index n_in = sizes[l], width = fnn_padded_width(net, sizes[l + 1]);
             T *block = W + fnn_layer_offset(net, l);
-            const fnn_index ld_in = fnn_padded_width(net, n_in);
-            const T *z_in = act_end - nb * ld_in; /* for l == 0 (dense): the gathered inputs */
+            /* the row stride of z_in: for l == 0, of the gathered inputs (none for CSR input) */
+            const fnn_index ld_in = l == 0 && data->indptr ? 0 : fnn_padded_width(net, n_in);
+            const T *z_in = act_end - nb * ld_in;
             act_end -= nb * ld_in;
             if (l > 0) {
                 /* delta_below (nb, n_in) = delta (nb, width) W[1:]^T, with the weights before the update */
@@ -923,9 +930,11 @@ FNN_DISPATCH int FN(fnn_predict_batched)(const fnn_net *net, const T *W, const D
                                          T *output, T *work, double *loss_sum)
 {
     if (first < 0 || n_rows < 0 || first > data->n_rows - n_rows) return FNN_ERROR_INDEX;
-    if (batch_size < 1) return FNN_ERROR_SHAPE;
+    if (batch_size < 1) return FNN_ERROR_BATCH;
     int status = FN(check_rows)(net, data, NULL, first, n_rows);
     if (status != FNN_OK) return status;
+    if (fnn_batch_work_size(net, batch_size < n_rows ? batch_size : n_rows, data->indptr != NULL) < 0)
+        return FNN_ERROR_SIZE;
     const fnn_index K = net->sizes[net->n_layers], width_K = fnn_padded_width(net, K);
     double total = 0.0;
     for (fnn_index r0 = first; r0 < first + n_rows; r0 += batch_size) {

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 C_TEST = ROOT / "tests" / "c" / "test_fnn.c"
-SOURCES = [str(C_TEST), str(CSRC / "fnn.c")]
+SOURCES = [str(C_TEST)] + sorted(str(path) for path in CSRC.glob("*.c"))
 GCC = shutil.which("gcc")
 VALGRIND = shutil.which("valgrind")
 TIMEOUT = 600  # seconds; the valgrind run takes a few seconds on an idle machine

@@ -5,14 +5,20 @@ cdef extern from "fnn.h" nogil:
     ctypedef Py_ssize_t fnn_index
 
     int FNN_OK
-    int FNN_ERROR_SHAPE
+    int FNN_ERROR_LAYERS
     int FNN_ERROR_LABEL
     int FNN_ERROR_INDEX
+    int FNN_ERROR_SIZE
+    int FNN_ERROR_OUTPUT
+    int FNN_ERROR_PADDING
+    int FNN_ERROR_FEATURES
+    int FNN_ERROR_BATCH
     int FNN_OUTPUT_SOFTMAX
     int FNN_OUTPUT_SIGMOID
 
     int FNN_PAD_UNITS_F64
     int FNN_PAD_UNITS_F32
+    int FNN_DEFERRED_ROWS
 
     ctypedef struct fnn_net:
         int n_layers
@@ -51,11 +57,12 @@ cdef extern from "fnn.h" nogil:
         const float *sample_weight
 
     int fnn_check_net(const fnn_net *net)
+    const char *fnn_strerror(int status)
     fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
     fnn_index fnn_weight_count(const fnn_net *net)
     fnn_index fnn_layer_offset(const fnn_net *net, int layer)
     fnn_index fnn_work_size(const fnn_net *net)
-    fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size)
+    fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
 
     int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data,
                           const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,

@@ -7,28 +7,63 @@ dispatches float32/float64, releases the GIL around the C calls and turns status
 exceptions. Weights are the engine's flat buffer (see ``fastnn.network`` for the layout).
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from libc.stdint cimport int32_t
 
 cimport cython
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+import sys
 
 import numpy as np
 
 
-cdef dict _STATUS_MESSAGES = {
-    FNN_ERROR_SHAPE: "inconsistent network or data shape",
-    FNN_ERROR_LABEL: "a label is outside the classes the output layer has",
-    FNN_ERROR_INDEX: "a row or column index is out of range",
-}
-
 # Rows per GEMM in batched prediction and loss evaluation.
 DEFAULT_PREDICT_BATCH = 512
-# Forward passes go to the engine in chunks of about this many weight touches (see _forward_all).
-cdef Py_ssize_t _WORK_PER_CHUNK = 1 << 24
+# Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
+# noticed within milliseconds even for wide layers (see _forward_all; the training loops size
+# their chunks by it too).
+WORK_PER_CHUNK = 1 << 23
 
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+# Samples per run of deferred first-layer updates (part of the per-sample work size).
+DEFERRED_ROWS = FNN_DEFERRED_ROWS
+
+
+# BLAS's Fortran GEMMs, as scipy.linalg.cython_blas exports them; found on first use (load_blas),
+# so that importing this module does not import scipy.linalg.
+ctypedef void (*_blas_dgemm)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                             int *ldc) noexcept nogil
+ctypedef void (*_blas_sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                             float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                             int *ldc) noexcept nogil
+cdef _blas_dgemm dgemm = NULL
+cdef _blas_sgemm sgemm = NULL
+
+
+cdef void *_capsule_pointer(capsule) except NULL:
+    return PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+
+
+def load_blas():
+    """Make the GEMMs of the batched paths available: import ``scipy.linalg.cython_blas`` once.
+
+    The batched functions call this themselves before they release the GIL (the GIL makes the
+    first call's loading atomic). Call it first to have scipy's BLAS library loaded before
+    something inspects the loaded libraries (e.g. threadpoolctl limiting BLAS threads).
+    """
+    global dgemm, sgemm
+    if dgemm is not NULL:
+        return
+    from scipy.linalg import cython_blas
+
+    capi = cython_blas.__pyx_capi__
+    cdef _blas_sgemm single = <_blas_sgemm>_capsule_pointer(capi["sgemm"])
+    cdef _blas_dgemm double_ = <_blas_dgemm>_capsule_pointer(capi["dgemm"])
+    sgemm = single
+    dgemm = double_  # last: a non-NULL dgemm means both are there
 
 
 cdef void _gemm_f64(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, double alpha,
@@ -52,7 +87,7 @@ cdef void _gemm_f32(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_inde
 
 cdef int _raise_for_status(int status) except -1:
     if status != FNN_OK:
-        raise ValueError("fastnn engine: " + _STATUS_MESSAGES.get(status, f"status {status}"))
+        raise ValueError(f"fastnn engine: {fnn_strerror(status).decode()} (status {status})")
     return 0
 
 
@@ -148,6 +183,8 @@ cdef class Architecture:
         self.net.sizes = &view[0]
         self.net.output = output
         _raise_for_status(fnn_check_net(&self.net))
+        if fnn_weight_count(&self.net) < 0 or fnn_work_size(&self.net) < 0:
+            raise ValueError(f"layer sizes {self.sizes.tolist()} are too large for the engine")
 
     @property
     def n_weights(self):
@@ -159,6 +196,53 @@ cdef class Architecture:
         if layer < 0 or layer > self.net.n_layers:
             raise IndexError(f"layer {layer} out of range")
         return fnn_layer_offset(&self.net, layer)
+
+
+def work_size(Architecture arch):
+    """Elements of the scratch buffer of the per-sample functions (``fnn_work_size``).
+
+    Raises
+    ------
+    ValueError
+        The count does not fit in the engine's index range.
+    """
+    cdef fnn_index size = fnn_work_size(&arch.net)
+    if size < 0:
+        raise ValueError(f"layer sizes {arch.sizes.tolist()} are too large for the engine")
+    return size
+
+
+def batch_work_size(Architecture arch, batch_size, n_rows, bint sparse_input):
+    """Elements of the scratch buffer of a batched call over ``n_rows`` rows in batches of ``batch_size``.
+
+    A batch larger than the rows the call visits is those rows: the buffer is sized for
+    ``min(batch_size, n_rows)`` rows (``fnn_batch_work_size``); CSR input needs no room for
+    gathered input rows, so its buffer grows with the hidden and output layers only.
+
+    Parameters
+    ----------
+    arch : Architecture
+    batch_size, n_rows : int
+        Any non-negative Python integers (``batch_size >= 1``).
+    sparse_input : bool
+
+    Raises
+    ------
+    ValueError
+        ``batch_size < 1``, or the buffer would not fit in memory addresses (its size in bytes
+        exceeds the index range); the message says which batch size was asked for.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    rows = min(batch_size, max(n_rows, 1))
+    itemsize = arch.dtype.itemsize
+    cdef fnn_index size = -1
+    if rows <= sys.maxsize:  # fnn_index is Py_ssize_t
+        size = fnn_batch_work_size(&arch.net, <fnn_index>rows, sparse_input)
+    if size < 0 or size > sys.maxsize // itemsize:
+        raise ValueError(f"batches of {rows} rows of layer sizes {arch.sizes.tolist()} need a work buffer "
+                         "larger than the address space; use a smaller batch_size")
+    return size
 
 
 cdef class Dataset:
@@ -183,6 +267,12 @@ cdef class Dataset:
                   indices=None, labels=None, sample_weight=None):
         if n_rows < 1 or n_features < 1:
             raise ValueError(f"a dataset needs at least one row and one feature, got ({n_rows}, {n_features})")
+        # the kernels load whole numbers: an array whose data are not aligned to its type (a view
+        # into a byte buffer at an odd offset, say) is copied once, here
+        values, indptr, indices, labels, sample_weight = [
+            None if array is None else np.require(array, requirements="A")
+            for array in (values, indptr, indices, labels, sample_weight)
+        ]
         self.values, self.indptr, self.indices = values, indptr, indices
         self.labels, self.sample_weight = labels, sample_weight
         self.n_rows, self.n_features = n_rows, n_features
@@ -201,8 +291,9 @@ cdef class Dataset:
         cdef const int32_t[::1] label_view
         if (self.indptr is None) != (self.indices is None):
             raise ValueError("CSR data needs both indptr and indices")
+        cdef Py_ssize_t r
         if self.indptr is None:
-            if n_values != self.n_rows * self.n_features:
+            if n_values != <object>self.n_rows * <object>self.n_features:  # in Python integers: no wrap
                 raise ValueError(f"dense values hold {n_values} numbers, expected {self.n_rows} x {self.n_features}")
             indptr[0] = NULL
             indices[0] = NULL
@@ -293,8 +384,7 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     cdef fnn_sgd sgd
     sgd.learning_rate = learning_rate
     sgd.l2 = l2
-    cdef floating[::1] work = aligned_zeros(fnn_work_size(&arch.net),
-                                            np.float64 if floating is double else np.float32)
+    cdef floating[::1] work = aligned_zeros(work_size(arch), np.float64 if floating is double else np.float32)
     cdef floating[::1] shared_view, snapshot_view
     cdef bint publish = _publication(W, shared, snapshot)
     if publish:
@@ -362,17 +452,19 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
     _check_call(arch, W.shape[0], data, dtype)
     if data.labels is None:
         raise ValueError("training needs labels")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cdef Py_ssize_t n_order = order.shape[0]
+    work_elements = batch_work_size(arch, batch_size, n_order, data.indptr is not None)
+    batch_size = min(batch_size, max(n_order, 1))  # a batch larger than the rows visited is those rows
+    load_blas()
     cdef fnn_sgd sgd
     sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
-    cdef floating[::1] work = aligned_zeros(fnn_batch_work_size(&arch.net, batch_size), dtype)
+    cdef floating[::1] work = aligned_zeros(work_elements, dtype)
     cdef floating[::1] shared_view, snapshot_view
     cdef bint publish = _publication(W, shared, snapshot)
     if publish:
         shared_view, snapshot_view = shared, snapshot
     cdef double loss_sum = 0.0
-    cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
+    cdef Py_ssize_t start = 0, end
     cdef Py_ssize_t step = max(1, chunk // batch_size) * batch_size
     cdef int status = FNN_OK
     cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
@@ -398,19 +490,22 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
 def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py_ssize_t batch_size):
     """Batched forward pass of every row: outputs into ``out`` (an array, or None), returns the loss sum.
 
-    Rows go to the engine in chunks of about ``_WORK_PER_CHUNK`` weight touches, the GIL released
+    Rows go to the engine in chunks of about ``WORK_PER_CHUNK`` weight touches, the GIL released
     for each; signal handlers run between chunks, so Ctrl-C is seen within milliseconds.
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
-    cdef floating[::1] work = aligned_zeros(fnn_batch_work_size(&arch.net, batch_size), dtype)
+    work_elements = batch_work_size(arch, batch_size, data.n_rows, data.indptr is not None)
+    batch_size = min(batch_size, data.n_rows)  # a batch larger than the data is the data
+    load_blas()
+    cdef floating[::1] work = aligned_zeros(work_elements, dtype)
     cdef floating[:, ::1] out_view
     cdef floating *out_ptr = NULL
     if out is not None:
         out_view = out
         out_ptr = &out_view[0, 0]
     cdef Py_ssize_t K = arch.sizes[arch.sizes.shape[0] - 1]
-    cdef Py_ssize_t chunk = max(batch_size, _WORK_PER_CHUNK // max(1, fnn_weight_count(&arch.net)))
+    cdef Py_ssize_t chunk = max(batch_size, <Py_ssize_t>WORK_PER_CHUNK // max(1, fnn_weight_count(&arch.net)))
     cdef Py_ssize_t first = 0, count
     cdef double total = 0.0
     cdef int status
@@ -446,7 +541,7 @@ def predict(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t b
     if batch_size > 1:
         _forward_all(arch, W, data, out, batch_size)
         return out
-    work = aligned_zeros(fnn_work_size(&arch.net), dtype)
+    work = aligned_zeros(work_size(arch), dtype)
     with nogil:
         if floating is double:
             status = fnn_predict_f64(&arch.net, &W[0], &data.c64, &out_view[0, 0], &work[0])
@@ -467,7 +562,7 @@ def loss_sum(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
         raise ValueError("the loss needs labels")
     if batch_size > 1:
         return _forward_all(arch, W, data, None, batch_size)
-    cdef floating[::1] work = aligned_zeros(fnn_work_size(&arch.net), dtype)
+    cdef floating[::1] work = aligned_zeros(work_size(arch), dtype)
     cdef double total = 0.0
     cdef int status
     with nogil:
@@ -493,7 +588,7 @@ def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
         raise ValueError("the gradient needs labels")
     grad = np.empty(W.shape[0], dtype=dtype)
     cdef floating[::1] grad_view = grad
-    cdef floating[::1] work = aligned_zeros(fnn_work_size(&arch.net), dtype)
+    cdef floating[::1] work = aligned_zeros(work_size(arch), dtype)
     cdef double loss = 0.0
     cdef int status
     with nogil:

@@ -254,31 +254,63 @@ static void test_check_net(void)
     fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
     CHECK(fnn_check_net(&net) == FNN_OK, "valid softmax net");
     net.pad_units = 0;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "no padding unit");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_PADDING, "no padding unit");
     net.pad_units = FNN_PAD_UNITS_F32;
     net.output = FNN_OUTPUT_SIGMOID;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "sigmoid output with 2 units");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "sigmoid output with 2 units");
     net.sizes = one_out;
     CHECK(fnn_check_net(&net) == FNN_OK, "valid sigmoid net");
     net.output = FNN_OUTPUT_SOFTMAX;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "softmax over 1 unit");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "softmax over 1 unit");
     net.output = 7;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "unknown output code");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "unknown output code");
     net.output = FNN_OUTPUT_SOFTMAX;
     net.sizes = zero_hidden;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "a layer of 0 units");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "a layer of 0 units");
     net.n_layers = 1;
     net.sizes = zero_in;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "0 inputs");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "0 inputs");
     net.n_layers = 0;
     net.sizes = good;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "no layer");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "no layer");
     net.n_layers = -1;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "negative layer count");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "negative layer count");
     net.n_layers = 2;
     net.sizes = NULL;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_SHAPE, "sizes NULL");
-    CHECK(fnn_check_net(NULL) == FNN_ERROR_SHAPE, "net NULL");
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "sizes NULL");
+    CHECK(fnn_check_net(NULL) == FNN_ERROR_LAYERS, "net NULL");
+
+    /* every status code has its own message */
+    static const int codes[] = {FNN_OK, FNN_ERROR_LAYERS, FNN_ERROR_LABEL, FNN_ERROR_INDEX, FNN_ERROR_SIZE,
+                                FNN_ERROR_OUTPUT, FNN_ERROR_PADDING, FNN_ERROR_FEATURES, FNN_ERROR_BATCH};
+    const int n_codes = (int)(sizeof codes / sizeof codes[0]);
+    for (int a = 0; a < n_codes; ++a) {
+        CHECK(strcmp(fnn_strerror(codes[a]), "unknown status") != 0, "status %d has no message", codes[a]);
+        for (int b = 0; b < a; ++b)
+            CHECK(strcmp(fnn_strerror(codes[a]), fnn_strerror(codes[b])) != 0, "statuses %d and %d share a message",
+                  codes[a], codes[b]);
+    }
+    CHECK(strcmp(fnn_strerror(12345), "unknown status") == 0, "message of an unknown status");
+}
+
+/* Size computations that would overflow fnn_index return -1 instead of wrapping. */
+static void test_size_overflow(void)
+{
+    const fnn_index max = PTRDIFF_MAX;
+    const fnn_index wide_layer[] = {3, max - 2, 2}, wide_product[] = {(fnn_index)1 << 32, (fnn_index)1 << 32, 2};
+    const fnn_index small[] = {2, 3, 2};
+    fnn_net net = {2, wide_layer, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
+    CHECK(fnn_padded_width(&net, max - 2) == -1, "padded width past the index range");
+    CHECK(fnn_padded_width(&net, max - 3) == max - 3, "widest representable padded width");
+    CHECK(fnn_weight_count(&net) == -1 && fnn_work_size(&net) == -1, "sizes of a too-wide layer");
+    net.sizes = wide_product;
+    CHECK(fnn_weight_count(&net) == -1, "weight count of 2^32 x 2^32 weights");
+    CHECK(fnn_batch_work_size(&net, (fnn_index)1 << 31, 0) == -1, "batch work of 2^31 rows of 2^32 inputs");
+    net.sizes = small;
+    CHECK(fnn_batch_work_size(&net, 3, 0) == 3 * (4 + 4 + 4 + 2 * 4), "batch work, dense input");
+    CHECK(fnn_batch_work_size(&net, 3, 1) == 3 * (4 + 4 + 2 * 4), "batch work, CSR input");
+    CHECK(fnn_batch_work_size(&net, max / 8, 0) == -1, "batch work of a huge batch");
+    CHECK(fnn_batch_work_size(&net, (fnn_index)1 << 62, 0) == -1, "batch work of 2^62 rows");
 }
 
 static void test_layout(const shape *s, fnn_index pad)
@@ -344,6 +376,7 @@ static const fnn_index BATCHES[] = {1, 3, 7, 10, 300};
 int main(void)
 {
     test_check_net();
+    test_size_overflow();
     for (int k = 0; k < N_SHAPES; ++k) {
         const shape *s = &SHAPES[k];
         test_layout(s, FNN_PAD_UNITS_F64);
@@ -715,10 +748,10 @@ static void TF(strict_gemm)(int trans_a, int trans_b, fnn_index m, fnn_index n, 
         }
 }
 
-static TEST_T *TF(new_batch_work)(const shape *s, fnn_index batch_size)
+static TEST_T *TF(new_batch_work)(const shape *s, fnn_index batch_size, int sparse)
 {
     fnn_net net = as_net(s, TEST_PAD);
-    return xcalloc((size_t)fnn_batch_work_size(&net, batch_size), sizeof(TEST_T));
+    return xcalloc((size_t)fnn_batch_work_size(&net, batch_size, sparse), sizeof(TEST_T));
 }
 
 /* fnn_minibatch_epoch over a fixed order (rows revisited; the last batch may be short) against
@@ -732,7 +765,7 @@ static void TF(test_minibatch)(const shape *s, int sparse, int weighted, double 
     const double lr = 0.3;
     TF(problem) p = TF(make_problem)(s, 5000u + (uint64_t)m + 7u * (uint64_t)sparse + 13u * (uint64_t)weighted, 0.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
-    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size);
+    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size, sparse);
     double *got = xmalloc(ref_count(s) * sizeof *got);
 
     const fnn_sgd sgd = {lr, l2, batch_size};
@@ -775,7 +808,7 @@ static void TF(test_predict_batched)(const shape *s, int sparse, int weighted, f
     TF(problem) p = TF(make_problem)(s, 6000u + (uint64_t)m, 1.5);
     TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
     TF(owned_data) unlabelled = TF(make_data)(p.X, 0, N_ROWS, m, NULL, NULL, sparse);
-    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size);
+    TEST_T *E = TF(pack)(s, p.W), *work = TF(new_batch_work)(s, batch_size, sparse);
     TEST_T *out = xmalloc((size_t)(N_ROWS * K) * sizeof *out);
 
     double loss = 0.0; /* the loss is added to: without labels nothing is */
@@ -825,7 +858,7 @@ static void TF(test_status_codes)(const shape *s, int sparse)
     TEST_T *E_before = xmalloc((size_t)n_weights * sizeof *E_before);
     TEST_T *G = xmalloc((size_t)n_weights * sizeof *G);
     TEST_T *out = xmalloc((size_t)(N_ROWS * K) * sizeof *out);
-    TEST_T *batch_work = TF(new_batch_work)(s, 2); /* sgd.batch_size and the predict batch below */
+    TEST_T *batch_work = TF(new_batch_work)(s, 2, sparse); /* sgd.batch_size and the predict batch below */
     memcpy(E_before, E, (size_t)n_weights * sizeof *E);
     const fnn_sgd sgd = {0.1, 0.0, 2};
     fnn_index order[N_ROWS];
@@ -873,27 +906,27 @@ static void TF(test_status_codes)(const shape *s, int sparse)
 
     /* shapes */
     d.data.n_features = m + 1;
-    EXPECT_ALL(&d.data, FNN_ERROR_SHAPE, "one feature too many");
+    EXPECT_ALL(&d.data, FNN_ERROR_FEATURES, "one feature too many");
     status = TF(fnn_predict)(&net, E, &d.data, out, work);
-    CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict with a feature too many gave %d", s->name, TYPE_NAME, status);
+    CHECK(status == FNN_ERROR_FEATURES, "%s %s: predict with a feature too many gave %d", s->name, TYPE_NAME, status);
     d.data.n_features = m;
     {
         fnn_net bad = net;
         bad.output = s->output == FNN_OUTPUT_SOFTMAX ? FNN_OUTPUT_SIGMOID : FNN_OUTPUT_SOFTMAX;
         loss = 42.0;
         status = TF(fnn_sgd_epoch)(&bad, E, &d.data, order, N_ROWS, &sgd, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: wrong output type gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_OUTPUT, "%s %s: wrong output type gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict)(&bad, E, &d.data, out, work);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict, wrong output type gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_OUTPUT, "%s %s: predict, wrong output type gave %d", s->name, TYPE_NAME, status);
         bad.n_layers = 0;
         status = TF(fnn_loss)(&bad, E, &d.data, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: no layers gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_LAYERS, "%s %s: no layers gave %d", s->name, TYPE_NAME, status);
         bad = net;
         bad.pad_units = TEST_PAD / 2; /* rows would not be whole vectors */
         status = TF(fnn_sgd_epoch)(&bad, E, &d.data, order, N_ROWS, &sgd, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: half-vector padding gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_PADDING, "%s %s: half-vector padding gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict_batched)(&bad, E, &d.data, 0, N_ROWS, 4, TF(strict_gemm), out, work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: batched, half-vector padding gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_PADDING, "%s %s: batched, half-vector padding gave %d", s->name, TYPE_NAME, status);
     }
 
     /* row indices */
@@ -923,9 +956,9 @@ static void TF(test_status_codes)(const shape *s, int sparse)
         fnn_sgd no_batch = sgd;
         no_batch.batch_size = 0;
         status = TF(fnn_minibatch_epoch)(&net, E, &d.data, order, N_ROWS, &no_batch, TF(strict_gemm), batch_work, &loss);
-        CHECK(status != FNN_OK, "%s %s: minibatch with batch_size 0 gave FNN_OK", s->name, TYPE_NAME);
+        CHECK(status == FNN_ERROR_BATCH, "%s %s: minibatch with batch_size 0 gave %d", s->name, TYPE_NAME, status);
         status = TF(fnn_predict_batched)(&net, E, &d.data, 0, N_ROWS, 0, TF(strict_gemm), out, batch_work, &loss);
-        CHECK(status == FNN_ERROR_SHAPE, "%s %s: predict_batched with batch 0 gave %d", s->name, TYPE_NAME, status);
+        CHECK(status == FNN_ERROR_BATCH, "%s %s: predict_batched with batch 0 gave %d", s->name, TYPE_NAME, status);
         CHECK(loss == 42.0 && memcmp(E, E_before, (size_t)n_weights * sizeof *E) == 0,
               "%s %s: batch size 0 changed W or the loss", s->name, TYPE_NAME);
     }
@@ -1007,7 +1040,7 @@ static void TF(check_logits)(const shape *s, const double *logits, const char *w
         for (fnn_index k = 0; k < n_weights; ++k) finite &= isfinite((double)G[k]);
         CHECK(finite, "%s %s y=%d: gradient not finite", what, TYPE_NAME, y);
 
-        TEST_T *batch_work = TF(new_batch_work)(s, 1);
+        TEST_T *batch_work = TF(new_batch_work)(s, 1, 0);
         double batched_loss = 0.0;
         status = TF(fnn_predict_batched)(&net, E, &d.data, 0, d.data.n_rows, 1, TF(strict_gemm), out, batch_work,
                                          &batched_loss);

@@ -1,0 +1,10 @@
+/*
+ * fnn_f32.c -- the float32 entry points of fnn.h: fnn_kernels.h instantiated for float.
+ */
+#include "fnn_build.h"
+
+#define T float
+#define SUFFIX f32
+#define LANES 8 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
+#define LANE_INDEX int32_t
+#include "fnn_kernels.h"

@@ -1,0 +1,10 @@
+/*
+ * fnn_f64.c -- the float64 entry points of fnn.h: fnn_kernels.h instantiated for double.
+ */
+#include "fnn_build.h"
+
+#define T double
+#define SUFFIX f64
+#define LANES 4 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
+#define LANE_INDEX int64_t
+#include "fnn_kernels.h"
