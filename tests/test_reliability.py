@@ -233,7 +233,7 @@ def test_fit_releases_the_gil_while_the_engine_trains(batch_size, monkeypatch):
             finally:
                 calls["ended"] += 1
         monkeypatch.setattr(_core, name, counted)
-    monkeypatch.setattr(_engine, "_WORK_PER_CHUNK", 1 << 40)  # one long engine call per epoch
+    monkeypatch.setattr(_core, "WORK_PER_CHUNK", 1 << 40)  # one long engine call per epoch
     worker = threading.Thread(target=net.fit, args=(X, y))
     seen_inside = {}  # engine call -> the distinct weight sums this thread saw while it ran
     worker.start()

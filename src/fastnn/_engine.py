@@ -28,9 +28,6 @@ OUTPUT_CODES = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID
 # serial fit, every 64 samples 0.2; one publication costs about what 4 samples do on that net.
 _PUBLISH_WORK = 1 << 21
 _PUBLISH_MIN_SAMPLES, _PUBLISH_MAX_SAMPLES = 16, 64
-# Engine calls are split into chunks of about this many weight touches, so that Ctrl-C is
-# noticed within milliseconds even for wide layers.
-_WORK_PER_CHUNK = 1 << 23
 # From this many rows on, prediction and losses go through the layers as GEMMs.
 _GEMM_MIN_ROWS = 32
 
@@ -154,8 +151,9 @@ def loss_sum(architecture, W, data):
 
 
 def chunk_rows(n_weights):
-    """Samples per engine call between two checks for Ctrl-C."""
-    return max(1, _WORK_PER_CHUNK // max(1, n_weights))
+    """Samples per engine call between two checks for Ctrl-C: about ``_core.WORK_PER_CHUNK``
+    weight touches, a few milliseconds however wide the layers are."""
+    return max(1, _core.WORK_PER_CHUNK // max(1, n_weights))
 
 
 def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size=1, n_jobs=1, progress=None):
