@@ -245,3 +245,13 @@ def test_an_error_inside_an_epoch_rolls_it_back_and_propagates():
     with pytest.raises(MemoryError, match="epoch 2"):
         _training.run_epochs(W, 5, run_epoch, lambda epoch, losses: False)
     np.testing.assert_array_equal(W, 1)
+
+
+def test_nan_weights_set_after_fitting_are_named_as_such():
+    X, y = synthetic_data(40, 3, 2, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastnn.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+    model.coefs_[0][0, 0] = np.nan  # coefs_ are views of the weights
+    with pytest.raises(ValueError, match="weights contain NaN or infinity"):
+        model.predict(X)

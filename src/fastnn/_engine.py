@@ -12,6 +12,7 @@ each layer stored transposed as ``(n_in + 1, n_out)`` with its columns zero-padd
 a cache line; :func:`pack_weights` and :func:`unpack_weights` convert between the two.
 """
 
+import contextlib
 import threading
 
 import numpy as np
@@ -28,8 +29,11 @@ OUTPUT_CODES = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID
 # serial fit, every 64 samples 0.2; one publication costs about what 4 samples do on that net.
 _PUBLISH_WORK = 1 << 21
 _PUBLISH_MIN_SAMPLES, _PUBLISH_MAX_SAMPLES = 16, 64
-# From this many rows on, prediction and losses go through the layers as GEMMs.
+# Prediction and losses go through the layers as GEMMs from this many rows on, and when the pass
+# touches at least this many weights: below, the per-sample kernels take well under a
+# millisecond, less than loading BLAS (SciPy's, found on first use) and its thread limit would.
 _GEMM_MIN_ROWS = 32
+_GEMM_MIN_WORK = 1 << 19
 
 
 def pack_weights(weights, dtype):
@@ -122,9 +126,10 @@ class _SingleThreadedBlas:
 single_threaded_blas = _SingleThreadedBlas()
 
 
-def forward_batch_size(n_rows):
+def forward_batch_size(architecture, n_rows):
     """Rows per GEMM for a forward pass over ``n_rows`` rows (1: the per-sample kernels)."""
-    return 1 if n_rows < _GEMM_MIN_ROWS else _core.DEFAULT_PREDICT_BATCH
+    small = n_rows < _GEMM_MIN_ROWS or n_rows * architecture.n_weights < _GEMM_MIN_WORK
+    return 1 if small else _core.DEFAULT_PREDICT_BATCH
 
 
 def predict_outputs(architecture, W, data):
@@ -135,9 +140,13 @@ def predict_outputs(architecture, W, data):
     ValueError
         Some row's weighted sums overflow into NaN (inputs far larger than in training).
     """
-    with single_threaded_blas:
-        out = _core.predict(architecture, W, data, forward_batch_size(data.n_rows))
+    batch = forward_batch_size(architecture, data.n_rows)
+    with single_threaded_blas if batch > 1 else contextlib.nullcontext():
+        out = _core.predict(architecture, W, data, batch)
     if not np.isfinite(out).all():
+        if not np.isfinite(W).all():
+            raise ValueError("the network's weights contain NaN or infinity (set after fitting?); it cannot "
+                             "predict: fit it again, or give it finite weights")
         rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
         raise ValueError(f"the network's outputs are NaN for {rows.size} row(s) (first: row {rows[0]}): their "
                          "weighted sums overflow; scale the inputs as they were scaled for training")
@@ -146,8 +155,9 @@ def predict_outputs(architecture, W, data):
 
 def loss_sum(architecture, W, data):
     """Sum of the rows' weighted cross-entropies (see ``_core.loss_sum``), GEMMs on one BLAS thread."""
-    with single_threaded_blas:
-        return _core.loss_sum(architecture, W, data, forward_batch_size(data.n_rows))
+    batch = forward_batch_size(architecture, data.n_rows)
+    with single_threaded_blas if batch > 1 else contextlib.nullcontext():
+        return _core.loss_sum(architecture, W, data, batch)
 
 
 def chunk_rows(n_weights):

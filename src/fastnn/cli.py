@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from . import __version__
 from ._cli_common import (  # noqa: F401 (the names scripts and tests use as fastnn.cli.*)
@@ -405,6 +406,8 @@ def main(argv=None):
     """
     debug = False
     previous = _terminate_like_ctrl_c()
+    shown = warnings.showwarning
+    warnings.showwarning = _warning_line
     try:
         parser = build_parser()
         try:
@@ -445,9 +448,15 @@ def main(argv=None):
              "traceback, and please report it)")
         return EXIT_FAILURE
     finally:
+        warnings.showwarning = shown
         _terminated.clear()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """A warning as the command's other messages: one line, ``fastnn: warning: ...``."""
+    _say(f"warning: {_one_line(message)}")
 
 
 _terminated = threading.Event()
