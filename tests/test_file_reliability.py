@@ -19,6 +19,7 @@ import pytest
 from conftest import synthetic_data
 
 import fastnn
+from fastnn import _files as fnn_files
 from fastnn import cli
 from fastnn import io as fnn_io
 
@@ -108,7 +109,7 @@ def test_a_failure_at_any_write_leaves_every_earlier_file_as_it_was(workdir, mon
             path.chmod(0o640)
     before = snapshot(workdir)
     assert leftovers(workdir) == []
-    targets = {"write": (fnn_io, "_write_all"), "fsync": (os, "fsync"), "rename": (os, "replace")}
+    targets = {"write": (fnn_files, "_write_all"), "fsync": (os, "fsync"), "rename": (os, "replace")}
     owner, attribute = targets[failing]
     original = getattr(owner, attribute)
 
@@ -148,7 +149,7 @@ def test_a_failure_at_any_write_leaves_every_earlier_file_as_it_was(workdir, mon
 
 
 def test_a_failed_first_train_run_leaves_no_folder(workdir, monkeypatch, capsys):
-    monkeypatch.setattr(fnn_io, "_write_all", FailOn(fnn_io._write_all, 3, OSError(errno.ENOSPC, "No space")))
+    monkeypatch.setattr(fnn_files, "_write_all", FailOn(fnn_files._write_all, 3, OSError(errno.ENOSPC, "No space")))
     assert cli.main(TRAIN) == 1
     assert not (workdir / "out").exists()
 

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastnn
+from fastnn import _csv as fcsv
 from fastnn import io as fio
 
 _EXAMPLES_ENV = "FASTNN_FUZZ_EXAMPLES"
@@ -414,7 +415,7 @@ def test_every_csv_mode_raises_only_data_format_errors(scratch, data, labels, he
     path.write_bytes(data)
     with pytest.MonkeyPatch.context() as patch:
         if piece is not None:
-            patch.setattr(fio, "_PARSE_CHUNK", piece)
+            patch.setattr(fcsv, "_PARSE_CHUNK", piece)
         try:
             result = fio.read_csv(path, labels=labels, header=header)
         except fio.DataFormatError as error:

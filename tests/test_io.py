@@ -4,12 +4,14 @@ The data and file-format tests need only NumPy. Tests that build a
 ``fastnn.Network`` skip where the compiled package cannot be imported.
 """
 
+import importlib
 import importlib.util
 import json
 import locale
 import os
 import pickle
 import stat
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -25,12 +27,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 try:
     import fastnn
+    from fastnn import _csv as fcsv
     from fastnn import io as fio
 except ImportError:  # the package (its compiled engine) is not importable: test io.py on its own
     fastnn = None
-    _spec = importlib.util.spec_from_file_location("fastnn_io_under_test", ROOT / "src" / "fastnn" / "io.py")
-    fio = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(fio)
+    # src/fastnn as a package of another name whose __init__.py is not run, so that io.py and
+    # the modules it imports (none of which needs the engine) load by themselves
+    _spec = importlib.util.spec_from_file_location(
+        "fastnn_io_under_test", ROOT / "src" / "fastnn" / "__init__.py",
+        submodule_search_locations=[str(ROOT / "src" / "fastnn")],
+    )
+    sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+    fio = importlib.import_module(f"{_spec.name}.io")
+    fcsv = importlib.import_module(f"{_spec.name}._csv")
 
 Network = getattr(fastnn, "Network", None)
 needs_network = pytest.mark.skipif(
@@ -931,7 +940,7 @@ def test_read_csv_in_pieces_equals_one_piece(tmp_path, monkeypatch):
     body = "".join(f"{label}," + ",".join(f"{v:.17g}" for v in row) + "\r\n" for label, row in zip(y, X))
     path = _write(tmp_path, "\ufeff" + body + "\n \n")
     whole = fio.read_csv(path)
-    monkeypatch.setattr(fio, "_PARSE_CHUNK", 97)  # pieces end at line ends, in the middle of the file
+    monkeypatch.setattr(fcsv, "_PARSE_CHUNK", 97)  # pieces end at line ends, in the middle of the file
     seen = []
     pieces = fio.read_csv(path, progress=lambda done, total: seen.append((done, total)))
     np.testing.assert_array_equal(whole[0], X)
@@ -1044,7 +1053,7 @@ def test_the_optional_pandas_fast_path_reads_the_same_numbers(tmp_path, monkeypa
     np.testing.assert_array_equal(via_pandas[1], y)
     for bad in (body + "\n1,2", body.replace(",", ",,", 1), body + "\n\n1," + "0," * 5 + "0"):
         assert fio._csv_fast(bad, None, None, parser=parser) is None
-    monkeypatch.setattr(fio, "_PANDAS_MIN_BYTES", 0)
+    monkeypatch.setattr(fcsv, "_PANDAS_MIN_BYTES", 0)
     path = _write(tmp_path, body + "\n1,0,0\n")
     with pytest.raises(DataFormatError, match=r":401: expected 7 fields, found 3"):
         fio.read_csv(path)
