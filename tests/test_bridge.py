@@ -39,3 +39,19 @@ def test_batched_and_per_sample_losses_agree_after_loading_twice(dtype):
     data = _core.Dataset(rng.random(3 * 50).astype(dtype), 50, 3, labels=(np.arange(50) % 4).astype(np.int32))
     batched, per_sample = _core.loss_sum(arch, W, data, 16), _core.loss_sum(arch, W, data, 1)
     np.testing.assert_allclose(batched, per_sample, rtol=1e-12 if dtype == np.float64 else 1e-5)
+
+
+def test_the_blas_thread_limit_covers_the_engines_own_blas():
+    """The limiter's controller is made after SciPy's BLAS is loaded, so it limits that library."""
+    code = (
+        "import numpy as np, fastnn\n"
+        "from fastnn import _engine\n"
+        "from threadpoolctl import ThreadpoolController\n"
+        "X, y = np.random.default_rng(0).random((200, 5)), np.arange(200) % 2\n"
+        "fastnn.Network(hidden=(3,), epochs=1, batch_size=10).fit(X, y)\n"
+        "seen = {info['filepath'] for info in _engine.single_threaded_blas._controller.info()}\n"
+        "import scipy.linalg\n"
+        "print(seen == {info['filepath'] for info in ThreadpoolController().info()})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True", result.stdout

@@ -110,6 +110,9 @@ class _SingleThreadedBlas:
                 if self._controller is None:
                     from threadpoolctl import ThreadpoolController
 
+                    # the engine's GEMMs are SciPy's BLAS, loaded on first use: load it before
+                    # the controller looks for the BLAS libraries in the process, or it misses it
+                    _core.load_blas()
                     self._controller = ThreadpoolController()
                 self._limit = self._controller.limit(limits=1, user_api="blas")
             self._users += 1
