@@ -7,16 +7,23 @@ independent gradient oracle.
 """
 
 from .gradcheck import gradcheck
-from .io import DataFormatError, ModelFormatError, load, load_dataset, read_csv, read_npz, save
 from .network import Network
 
 __version__ = "0.1.0"
+
+
+#: Names of fastnn.io, loaded with it on first use (the file formats need ~40 ms of imports).
+_IO_NAMES = ("DataFormatError", "ModelFormatError", "load", "load_dataset", "read_csv", "read_npz", "save")
 
 
 def __getattr__(name):
     # MLPClassifier pulls in scikit-learn, which takes a second to import, and autodiff is only
     # an oracle for the tests: load them on first use so that `import fastnn` (and the command
     # line) start fast.
+    if name in _IO_NAMES:
+        from . import io
+
+        return getattr(io, name)
     if name == "MLPClassifier":
         from .estimator import MLPClassifier
 
@@ -25,11 +32,12 @@ def __getattr__(name):
         from .onnx import to_onnx
 
         return to_onnx
-    if name == "autodiff":
+    if name in ("io", "autodiff", "onnx", "spark", "dask"):  # submodules, as attributes once asked for
         import importlib
 
-        return importlib.import_module(".autodiff", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
 
 __all__ = [
     "DataFormatError",
@@ -45,4 +53,5 @@ __all__ = [
     "read_npz",
     "save",
     "to_onnx",
+    "io",
 ]

@@ -5,8 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import io as fnn_io
-from .io import DataFormatError
+from ._errors import DataFormatError
 
 PROG = "fastnn"
 EXIT_OK = 0
@@ -69,6 +68,8 @@ def _check_output_file(path, option):
     A symlink is judged by its target; a device or pipe (``-o /dev/null``) is written
     through, so its folder need not be writable.
     """
+    from . import io as fnn_io  # the file layer, loaded when a command uses files
+
     if fnn_io.writes_through(path):
         return
     real = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
@@ -115,6 +116,8 @@ def _load_labelled(path, args, *, n_features=None, no_labels_hint=False, **optio
 
 def _read_data(path, args, **options):
     """``io.load_dataset`` with a progress bar on stderr for a read that takes over a second."""
+    from . import io as fnn_io
+
     if getattr(args, "quiet", False) or not sys.stderr.isatty():
         return fnn_io.load_dataset(path, **options)
     from tqdm import tqdm

@@ -19,8 +19,8 @@
 """
 
 import threading
+from collections import namedtuple
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,8 +42,7 @@ class Diverged(ValueError):
         )
 
 
-@dataclass
-class Outcome:
+class Outcome(namedtuple("Outcome", ["n_epochs", "interrupted"])):
     """How :func:`run_epochs` ended.
 
     Attributes
@@ -54,8 +53,7 @@ class Outcome:
         Ctrl-C ended the loop; the weights are those after ``n_epochs`` epochs.
     """
 
-    n_epochs: int
-    interrupted: bool
+    __slots__ = ()
 
 
 def run_epochs(W, max_epochs, run_epoch, after_epoch):

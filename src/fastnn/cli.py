@@ -54,7 +54,7 @@ from ._validation import (
     check_positive_finite,
 )
 from .gradcheck import DEFAULT_TOLERANCE
-from .io import DataFormatError, ModelFormatError
+from ._errors import DataFormatError, ModelFormatError
 from .plots import parse_image_shape
 
 #: Each command's module and function.

@@ -1,6 +1,6 @@
 """Finite-difference check of the gradient the C engine's backward pass computes."""
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 
@@ -18,8 +18,7 @@ NOISE_MARGIN = 10.0
 DEFAULT_TOLERANCE = 1e-6
 
 
-@dataclass
-class LayerCheck:
+class LayerCheck(namedtuple("LayerCheck", ["error", "scale", "noise"])):
     """The finite-difference check of one layer's gradient.
 
     Attributes
@@ -34,9 +33,7 @@ class LayerCheck:
         ``eps_float64 * max(|J|, 1) / eps``: numeric gradient entries are only known to about this.
     """
 
-    error: float
-    scale: float
-    noise: float
+    __slots__ = ()
 
     def conclusive(self, tolerance=DEFAULT_TOLERANCE):
         """Whether the differences resolve the gradient finely enough to judge it at ``tolerance``.
