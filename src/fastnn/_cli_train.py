@@ -283,6 +283,8 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
         _say("interrupted before the first epoch finished; nothing was saved")
         return None
     interrupted, history, n_epochs = net.interrupted_, net.history_, net.n_epochs_
+    if not args.quiet:  # scoring and drawing the plots take a second or two (matplotlib loads)
+        _say(f"scoring the model and writing its files to {folder}{os.sep}")
 
     metrics = {"train": _scores(net, X, y), "validation": _scores(net, X_val, y_val) if X_val is not None else None}
     throughput = X.shape[0] * n_epochs / seconds if seconds > 0 else None
