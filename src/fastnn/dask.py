@@ -55,9 +55,15 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     RuntimeError
         A worker's epoch failed even after ``retries``; the model keeps the weights of the last
         completed (averaged) epoch, never a partial average.
+    TypeError
+        ``model`` is not a ``fastnn.MLPClassifier``.
     """
     from distributed import get_client, wait
 
+    from .estimator import MLPClassifier
+
+    if not isinstance(model, MLPClassifier):
+        raise TypeError(f"fastnn.dask.fit trains a fastnn.MLPClassifier, got {type(model).__name__}")
     client = client or get_client()
     X, y = _blocks.as_dask_arrays(X, y)
     X, y = client.persist([X, y])
