@@ -1,6 +1,7 @@
 /*
  * fnn_build.h -- compile-time settings shared by the engine's translation units (not part of the
- * API): fnn.c (shape helpers) and fnn_f64.c / fnn_f32.c (fnn_kernels.h instantiated per type).
+ * API): fnn.c (shape helpers) and fnn_f64.c / fnn_f32.c (the kernel sources fnn_*.inc instantiated
+ * per type).
  * The kernels need GCC or Clang: they are written in GCC vector extensions.
  */
 #ifndef FNN_BUILD_H

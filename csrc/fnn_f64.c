@@ -1,5 +1,6 @@
 /*
- * fnn_f64.c -- the float64 entry points of fnn.h: fnn_kernels.h instantiated for double.
+ * fnn_f64.c -- the float64 entry points of fnn.h: the kernel sources (fnn_*.inc)
+ * instantiated for double.
  */
 #include "fnn_build.h"
 
@@ -7,4 +8,7 @@
 #define SUFFIX f64
 #define LANES 4 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
 #define LANE_INDEX int64_t
-#include "fnn_kernels.h"
+#include "fnn_simd.inc"
+#include "fnn_pass.inc"
+#include "fnn_sample.inc"
+#include "fnn_batch.inc"

@@ -28,7 +28,7 @@
  * line.
  *
  * The typed tests are written once: this file includes itself twice with TEST_T defined as
- * double and as float (the same scheme as csrc/fnn_kernels.h).
+ * double and as float (as csrc/fnn_f64.c and fnn_f32.c instantiate the kernel sources fnn_*.inc).
  */
 #ifndef TEST_T /* ---------------------------------------------------------------- common part */
 
