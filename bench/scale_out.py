@@ -9,7 +9,7 @@ shuffle=False)`` for ``--epochs`` epochs, in these ways, one after another in th
 - in memory: ``fit(X, y)``;
 - streamed: ``fit`` on a dask array of the same rows in blocks of ``--block`` rows (one block in
   memory at a time), local scheduler; its peak memory is measured in a child process whose dask
-  blocks are generated on the fly (so nothing but the current block is resident);
+  blocks are read from .npy files as their turn comes (so only what the fit holds is resident);
 - data-parallel: ``fastnn.dask.fit`` on ``LocalCluster(n_workers=W, threads_per_worker=1)`` for
   W = 1 and 2 (the data persisted on the workers and their imports done first, not timed);
 - prediction of 10k rows: ``predict_proba`` against onnxruntime on ``fastnn.to_onnx(model)``.
@@ -25,6 +25,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -60,26 +61,43 @@ def timed_fit(fit):
         return fitted, time.perf_counter() - start
 
 
+def peak_rss_mib():
+    """This process's peak resident memory in MiB (Linux VmHWM: counted from its own exec, unlike
+    ru_maxrss, which a child forked from a large parent starts at the parent's size)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise OSError("no VmHWM in /proc/self/status (this measurement needs Linux)")
+
+
 def peak_memory_of_streaming(rows, block, epochs):
-    """Peak RSS (MiB) of a child that streams generated blocks, and the size of one block (MiB)."""
-    code = f"""
-import resource, warnings, dask, dask.array as da, numpy as np, sys
-sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
-from scale_out import teacher_block, model
-blocks = [da.from_delayed(dask.delayed(lambda s: teacher_block(s, {block})[0])(i), ({block}, 64), np.float32)
-          for i in range({rows} // {block})]
-labels = [da.from_delayed(dask.delayed(lambda s: teacher_block(s, {block})[1])(i), ({block},), np.int64)
-          for i in range({rows} // {block})]
+    """Peak RSS (MiB) of a child that streams the problem's blocks from .npy files (each read
+    when its turn comes), the RSS of its imports alone, and the size of one block (MiB)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(rows // block):
+            X, y = teacher_block(100 + i, block)
+            np.save(os.path.join(folder, f"X{i}.npy"), X)
+            np.save(os.path.join(folder, f"y{i}.npy"), y)
+        code = f"""
+import os, warnings, dask, dask.array as da, numpy as np, sys
+sys.path.insert(0, {here!r})
+from scale_out import model, peak_rss_mib
+def lazy(name, shape, dtype):
+    return da.concatenate([da.from_delayed(dask.delayed(np.load)(os.path.join({folder!r}, f"{{name}}{{i}}.npy")),
+                                           shape, dtype) for i in range({rows // block})])
+X, y = lazy("X", ({block}, 64), np.float32), lazy("y", ({block},), np.int64)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     with dask.config.set(scheduler="synchronous"):
-        model(max_iter={epochs}).fit(da.concatenate(blocks), da.concatenate(labels))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        model(max_iter={epochs}).fit(X, y)
+print(peak_rss_mib())
 """
-    baseline = subprocess.run([sys.executable, "-c", "import resource, fastnn, dask.array, sklearn; "
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
-                              capture_output=True, text=True, check=True)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    baseline = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); import fastnn, "
+                               "dask.array, sklearn.utils.validation; from scale_out import peak_rss_mib; "
+                               "print(peak_rss_mib())"], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1]), float(baseline.stdout.split()[-1]), block * N_FEATURES * 4 / 2**20
 
 
@@ -88,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--block", type=int, default=250_000, help="rows per dask block (default: %(default)s)")
+    parser.add_argument("--blocks-per-round", type=int, default=1,
+                        help="blocks each worker trains between averages; 0: once per epoch (default: %(default)s)")
     args = parser.parse_args(argv)
 
     import dask
@@ -103,7 +123,7 @@ def main(argv=None):
     n_test = args.rows // 10
     X_test, y_test, X, y = X[:n_test], y[:n_test], X[n_test:], y[n_test:]
     n = X.shape[0]
-    results = {"rows": n, "epochs": args.epochs, "block": args.block}
+    results = {"rows": n, "epochs": args.epochs, "block": args.block, "blocks_per_round": args.blocks_per_round}
 
     serial, seconds = timed_fit(lambda: model(max_iter=args.epochs).fit(X, y))
     results["in_memory"] = {"samples_per_s": n * args.epochs / seconds, "accuracy": serial.score(X_test, y_test)}
@@ -121,7 +141,8 @@ def main(argv=None):
             Xp, yp = client.persist([Xd, yd])
             distributed.wait([Xp, yp])
             client.run(lambda: __import__("sklearn.utils.validation") and __import__("fastnn._blocks"))
-            fitted, seconds = timed_fit(lambda: fastnn.dask.fit(model(max_iter=args.epochs), Xp, yp, client=client))
+            fitted, seconds = timed_fit(lambda: fastnn.dask.fit(model(max_iter=args.epochs), Xp, yp, client=client,
+                                                                blocks_per_round=args.blocks_per_round or None))
         results[f"parallel_{workers}"] = {"seconds_per_epoch": seconds / args.epochs,
                                           "samples_per_s": n * args.epochs / seconds,
                                           "accuracy": fitted.score(X_test, y_test)}

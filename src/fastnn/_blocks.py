@@ -79,10 +79,11 @@ def prepare_block(X_block, y_block, *, classes, class_weights, dtype):
 
     X_block = check_array(X_block, accept_sparse="csr", dtype=dtype, order="C")
     y_block = column_or_1d(y_block)
-    unknown = np.setdiff1d(y_block, classes)
-    if unknown.size:
-        raise ValueError(f"`y` has classes not in `self.classes_`: {unknown[:10]}")
-    y_index = np.searchsorted(classes, y_block).astype(np.int32)
+    y_index = np.searchsorted(classes, y_block)  # sorted classes: a label's index, if it is one
+    known = classes[np.minimum(y_index, len(classes) - 1)] == y_block
+    if not known.all():
+        raise ValueError(f"`y` has classes not in `self.classes_`: {np.unique(y_block[~known])[:10]}")
+    y_index = y_index.astype(np.int32)
     weight = None if class_weights is None else class_weights[y_index]
     data = _engine.make_dataset(X_block, dtype, labels=y_index,
                                 sample_weight=None if weight is None else weight.astype(dtype))
@@ -120,4 +121,5 @@ class Blocks:
             rows = np.arange(data.n_rows, dtype=np.intp)
             loss_sum += train(data, rng.permutation(rows) if shuffle else rows)
             weight_sum += block_weight
+            del X_block, y_block, data  # before the next block is computed: one block in memory
         return loss_sum, weight_sum
