@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _engine
 from . import io as fnn_io
 from ._cli_common import (
     CURVE_FILE,
@@ -268,10 +268,13 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
         when Ctrl-C came before the first epoch could be kept.
     """
     progress = _Progress(X.shape[0], args.epochs, "quiet" if args.quiet else "bar" if sys.stderr.isatty() else "log")
+    n_weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if _engine.uses_gemm(n_weights, X.shape[0], args.batch_size):
+        _engine.load_gemm()  # BLAS loads before the clock starts
     started = time.perf_counter()  # after every import: the rate is the training's own
     try:
         net.fit(X, y, X_val, y_val, callback=progress.epoch,
-                progress=lambda done: progress.samples(done, net.n_epochs_ + 1))
+                progress=(lambda done: progress.samples(done, net.n_epochs_ + 1)) if progress.bar else None)
     except KeyboardInterrupt:  # before the first epoch began (while the data were converted)
         net = None
     except ValueError as exc:

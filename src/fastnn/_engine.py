@@ -129,10 +129,20 @@ class _SingleThreadedBlas:
 single_threaded_blas = _SingleThreadedBlas()
 
 
+def uses_gemm(n_weights, n_rows, batch_size=1):
+    """Whether training (``batch_size > 1``) or a forward pass over ``n_rows`` rows goes through GEMMs."""
+    return batch_size > 1 or (n_rows >= _GEMM_MIN_ROWS and n_rows * n_weights >= _GEMM_MIN_WORK)
+
+
+def load_gemm():
+    """Load BLAS and the thread limiter now: the first GEMM call pays it (~0.2 s) otherwise."""
+    with single_threaded_blas:
+        pass
+
+
 def forward_batch_size(architecture, n_rows):
     """Rows per GEMM for a forward pass over ``n_rows`` rows (1: the per-sample kernels)."""
-    small = n_rows < _GEMM_MIN_ROWS or n_rows * architecture.n_weights < _GEMM_MIN_WORK
-    return 1 if small else _core.DEFAULT_PREDICT_BATCH
+    return _core.DEFAULT_PREDICT_BATCH if uses_gemm(architecture.n_weights, n_rows) else 1
 
 
 def predict_outputs(architecture, W, data):
