@@ -106,17 +106,20 @@ class Blocks:
     """
 
     def __init__(self, X, y, prepare):
-        self.X, self.y, self.prepare = X, y, prepare
+        # the blocks as delayed objects: computing one gives the block itself (an Array's compute
+        # would concatenate its one chunk into a copy)
+        self.X_blocks, self.y_blocks = X.to_delayed().ravel(), y.to_delayed().ravel()
+        self.prepare = prepare
         self.n_samples = X.shape[0]
 
     def epoch(self, train, rng, shuffle):
         import dask
 
-        n_blocks = self.X.numblocks[0]
+        n_blocks = len(self.X_blocks)
         order = rng.permutation(n_blocks) if shuffle else range(n_blocks)
         loss_sum = weight_sum = 0.0
         for block in order:
-            X_block, y_block = dask.compute(self.X.blocks[block], self.y.blocks[block])
+            X_block, y_block = dask.compute(self.X_blocks[block], self.y_blocks[block])
             data, block_weight = self.prepare(X_block, y_block)
             rows = np.arange(data.n_rows, dtype=np.intp)
             loss_sum += train(data, rng.permutation(rows) if shuffle else rows)
