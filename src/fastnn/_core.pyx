@@ -175,8 +175,9 @@ cdef class Architecture:
             raise ValueError("sizes must list at least the input and the output layer")
         # the engine's index arithmetic (fnn_index) must not overflow: check in Python integers
         listed = self.sizes.tolist()
-        total = sum((a + 1) * (b + 8) for a, b in zip(listed, listed[1:]))
-        if min(self.sizes) < 1 or total > (1 << 60) // 8:
+        unit = self.net.pad_units
+        weights = sum((a + 1) * (-(-b // unit) * unit) for a, b in zip(listed, listed[1:]))  # padded layout
+        if min(self.sizes) < 1 or weights > (1 << 57):  # 2^57 weights: 1 EiB of float64
             raise ValueError(f"layer sizes {self.sizes.tolist()} are not positive or too large for the engine")
         cdef const fnn_index[::1] view = self.sizes
         self.net.n_layers = <int>(view.shape[0] - 1)
