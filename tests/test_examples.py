@@ -15,12 +15,18 @@ NEEDS = {
     "train_on_dask.py": ["dask.distributed"],
     "spark_interchange.py": ["pyspark", "pandas", "java"],
     "tune_with_ray.py": ["ray.tune"],
+    "hyperband_dask.py": ["dask_ml", "dask<2025.3"],
 }
 
 
 def missing(requirements):
     for name in requirements:
-        if name == "java":
+        if name.startswith("dask<"):  # dask-ml's HyperbandSearchCV fails with newer dask (see the example)
+            import dask
+
+            if tuple(int(part) for part in dask.__version__.split(".")[:2]) >= (2025, 3):
+                return f"dask < 2025.3 (installed: {dask.__version__})"
+        elif name == "java":
             if shutil.which("java") is None:
                 return "a Java runtime"
         elif importlib.util.find_spec(name.split(".")[0]) is None:
