@@ -64,12 +64,12 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
 
     if not isinstance(model, MLPClassifier):
         raise TypeError(f"fastnn.dask.fit trains a fastnn.MLPClassifier, got {type(model).__name__}")
-    client = client or get_client()
-    X, y = _blocks.as_dask_arrays(X, y)
-    X, y = client.persist([X, y])
-    wait([X, y])
     if blocks_per_round is not None and (not isinstance(blocks_per_round, int) or blocks_per_round < 1):
         raise ValueError(f"blocks_per_round must be an integer >= 1 or None, got {blocks_per_round!r}")
+    client = client or get_client()
+    X, y = _blocks.as_dask_arrays(X, y)  # refused before anything is sent to the cluster
+    X, y = client.persist([X, y])
+    wait([X, y])
     source = _AveragedBlocks(client, X, y, blocks_per_round, retries)
     return model._fit_source(X, y, source)
 
@@ -97,6 +97,8 @@ class _AveragedBlocks:
         self.parts = list(by_worker.items())
 
     def bind(self, estimator, W, prepare_state):
+        """The estimator being fitted, its weights ``W`` (averaged into in place) and
+        ``prepare_state()``, the settings each worker's epoch needs."""
         self.estimator, self.W, self.prepare_state = estimator, W, prepare_state
 
     def epoch(self, train, rng, shuffle):
