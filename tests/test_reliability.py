@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 import fastnn
 from conftest import synthetic_data
-from fastnn import _core, _engine
+from fastnn import _core
 
 TESTS_DIR = Path(__file__).resolve().parent
 CHILD_TIMEOUT = 180  # seconds; generous for a busy machine, never reached when things work

@@ -115,14 +115,30 @@ class Blocks:
     def epoch(self, train, rng, shuffle):
         import dask
 
-        n_blocks = len(self.X_blocks)
-        order = rng.permutation(n_blocks) if shuffle else range(n_blocks)
-        loss_sum = weight_sum = 0.0
-        for block in order:
-            X_block, y_block = dask.compute(self.X_blocks[block], self.y_blocks[block])
-            data, block_weight = self.prepare(X_block, y_block)
-            rows = np.arange(data.n_rows, dtype=np.intp)
-            loss_sum += train(data, rng.permutation(rows) if shuffle else rows)
-            weight_sum += block_weight
-            del X_block, y_block, data  # before the next block is computed: one block in memory
+        def compute(block):
+            return dask.compute(self.X_blocks[block], self.y_blocks[block])
+
+        loss_sum, weight_sum, _ = train_blocks(compute, len(self.X_blocks), self.prepare, train, rng, shuffle)
         return loss_sum, weight_sum
+
+
+def train_blocks(get_block, n_blocks, prepare, train, rng, shuffle):
+    """One pass over blocks of rows: ``get_block(i) -> (X_block, y_block)``, ``prepare`` makes each an
+    engine dataset, ``train(data, order)`` trains on it; blocks and their rows in a new random order
+    with ``shuffle``. Each block is let go before the next is fetched.
+
+    Returns
+    -------
+    loss_sum, weight_sum : float
+    rows : int
+    """
+    loss_sum = weight_sum = 0.0
+    rows = 0
+    for block in (rng.permutation(n_blocks) if shuffle else range(n_blocks)):
+        data, block_weight = prepare(*get_block(block))
+        order = np.arange(data.n_rows, dtype=np.intp)
+        loss_sum += train(data, rng.permutation(order) if shuffle else order)
+        weight_sum += block_weight
+        rows += data.n_rows
+        del data  # before the next block is fetched: one block in memory
+    return loss_sum, weight_sum, rows

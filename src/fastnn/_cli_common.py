@@ -24,8 +24,6 @@ DEFAULT_VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0
 #: Seed of the initial weights of ``fastnn neuralnet`` with INIT_FLAG 1 unless --seed.
 NEURALNET_SEED = 0
-#: Labels this large are only accepted when most of the classes below them occur.
-MAX_SPARSE_CLASSES = 1000
 #: Most different text labels accepted (a column of numbers read as names would make more).
 MAX_TEXT_CLASSES = 10000
 

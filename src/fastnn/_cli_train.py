@@ -16,7 +16,6 @@ from ._cli_common import (
     DEFAULT_VALIDATION_FRACTION,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    MAX_SPARSE_CLASSES,
     MAX_TEXT_CLASSES,
     METRICS_FILE,
     MODEL_FILE,
@@ -30,6 +29,7 @@ from ._cli_common import (
     _say,
 )
 from .io import DataFormatError
+from ._validation import implausible_classes
 from .network import Network
 from .plots import hidden_units_png, learning_curve_png
 
@@ -55,12 +55,12 @@ def _check_labels_plausible(y, name, is_csv, header=False):
     """Catch a typo such as a label 100000 in a 10-class file before it builds a huge layer."""
     if y.dtype.kind == "U":
         return
-    n_classes = int(y.max()) + 1
-    if n_classes > MAX_SPARSE_CLASSES and np.unique(y).size < n_classes / 2:
+    implausible = implausible_classes(y)
+    if implausible:
         row = int(np.argmax(y))
         where = f"{name}:{row + 1 + bool(header)}:1" if is_csv else name
         raise DataFormatError(
-            f"{where}: label {int(y[row])} would make {n_classes} classes, but only {np.unique(y).size} "
+            f"{where}: label {int(y[row])} would make {implausible[0]} classes, but only {implausible[1]} "
             "different labels occur; labels must be 0..K-1", path=name)
 
 

@@ -14,6 +14,19 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 OUTPUTS = ("softmax", "sigmoid")
 #: Named initial weights (see ``fastnn._training.initial_weights``); the estimator adds "sklearn".
 INITS = ("uniform", "zeros", "glorot")
+#: A softmax over more classes than this needs most of them to occur in the labels (a stray label
+#: such as 30000000 would otherwise build a layer of that many units).
+MAX_SPARSE_CLASSES = 1000
+
+
+def implausible_classes(labels):
+    """``(K, n_present)`` when integer labels would make K = 1 + max > MAX_SPARSE_CLASSES classes
+    of which fewer than half occur (a typo, not a class set), else None."""
+    n_classes = int(labels.max()) + 1
+    if n_classes <= MAX_SPARSE_CLASSES:
+        return None
+    n_present = np.unique(labels).size
+    return (n_classes, n_present) if n_present < n_classes / 2 else None
 
 
 class InvalidValue(ValueError):

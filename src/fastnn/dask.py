@@ -138,16 +138,11 @@ def _worker_epoch(weights, pairs, state, shuffle, seed):
     arch = _core.Architecture(state["sizes"], state["output"], dtype)
     W = _engine.pack_weights(weights, dtype)
     rng = np.random.RandomState(seed)
-    loss_sum = weight_sum = 0.0
-    rows = 0
-    for index in (rng.permutation(len(pairs)) if shuffle else range(len(pairs))):
-        X_block, y_block = pairs[index]
-        data, block_weight = state["prepare"](X_block, y_block)
-        order = np.arange(data.n_rows, dtype=np.intp)
-        if shuffle:
-            order = rng.permutation(order)
-        loss_sum += _engine.sgd_epoch(arch, W, data, order, learning_rate=state["learning_rate"], l2=state["alpha"],
-                                      batch_size=state["batch_size"])
-        weight_sum += block_weight
-        rows += data.n_rows
+
+    def train(data, order):
+        return _engine.sgd_epoch(arch, W, data, order, learning_rate=state["learning_rate"], l2=state["alpha"],
+                                 batch_size=state["batch_size"])
+
+    loss_sum, weight_sum, rows = _blocks.train_blocks(pairs.__getitem__, len(pairs), state["prepare"], train, rng,
+                                                      shuffle)
     return _engine.unpack_weights(W, state["sizes"]), loss_sum, rows, weight_sum

@@ -25,13 +25,11 @@ from ._validation import (
     check_nonnegative_finite,
     check_positive_finite,
     check_weight_list,
+    implausible_classes,
 )
 
 # Refuse networks whose weights alone would not fit in memory, before allocating anything.
 _MAX_WEIGHT_BYTES = 1 << 40
-# A softmax over more classes than this needs most of them to occur in the labels (a stray label
-# such as 30000000 would otherwise build a layer of that many units).
-MAX_SPARSE_CLASSES = 1000
 
 
 class Network:
@@ -350,13 +348,12 @@ class Network:
         if n_classes < 2:
             raise ValueError("the softmax output needs at least 2 classes, but every label is 0; "
                              "check y, or use output='sigmoid' for two classes")
-        if n_classes > MAX_SPARSE_CLASSES:
-            n_present = np.unique(labels).size
-            if n_present < n_classes / 2:
-                raise ValueError(
-                    f"the largest label, {n_classes - 1}, would make a softmax of {n_classes} units, but only "
-                    f"{n_present} different labels occur; labels must be 0..K-1 (encode them, e.g. with "
-                    "np.unique(y, return_inverse=True)), or pass init= weights of the size you mean")
+        implausible = implausible_classes(labels)
+        if implausible:
+            raise ValueError(
+                f"the largest label, {n_classes - 1}, would make a softmax of {n_classes} units, but only "
+                f"{implausible[1]} different labels occur; labels must be 0..K-1 (encode them, e.g. with "
+                "np.unique(y, return_inverse=True)), or pass init= weights of the size you mean")
         return n_classes
 
     @staticmethod
