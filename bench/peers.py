@@ -618,6 +618,7 @@ class FastnnEpoch(Contender):
     batch_size = 1
     n_jobs = 1
     sparse = False
+    activation = "logistic"
 
     def setup(self, shape, X, y):
         _fastnn()
@@ -629,7 +630,8 @@ class FastnnEpoch(Contender):
             from scipy import sparse
 
             X = sparse.csr_matrix(X)
-        self.architecture = _core.Architecture(list(shape.layers), _core.OUTPUT_SOFTMAX, self.dtype)
+        self.architecture = network.architecture(list(shape.layers), "softmax",
+                                                 [self.activation] * len(shape.hidden), self.dtype)
         self.W0 = network.pack_weights(init_weights(shape, self.dtype), self.dtype)
         self.data = network.make_dataset(X, self.dtype, labels=np.asarray(y, dtype=np.int32))
         self.order = np.arange(len(y), dtype=np.intp)
@@ -640,6 +642,22 @@ class FastnnEpoch(Contender):
 
     def run(self):
         return _timed(self._epoch, self.core.aligned_copy(self.W0))  # aligned, as in fit
+
+
+class FastnnTanh(FastnnEpoch):
+    """The engine epoch with tanh hidden units (per-sample SGD)."""
+
+    path = "per-sample SGD, tanh hidden units"
+    note = "activation='tanh'"
+    activation = "tanh"
+
+
+class FastnnRelu(FastnnEpoch):
+    """The engine epoch with ReLU hidden units (per-sample SGD)."""
+
+    path = "per-sample SGD, relu hidden units"
+    note = "activation='relu'"
+    activation = "relu"
 
 
 class FastnnSparse(FastnnEpoch):
@@ -789,6 +807,10 @@ REGISTRY = [
     (FannSGD, "float32"),
     (FastnnEpoch, "float64"),
     (FastnnEpoch, "float32"),
+    (FastnnTanh, "float64"),
+    (FastnnTanh, "float32"),
+    (FastnnRelu, "float64"),
+    (FastnnRelu, "float32"),
     (FastnnSparse, "float64"),
     (FastnnSparse, "float32"),
     (FastnnHogwild, "float64"),

@@ -3,35 +3,6 @@
  */
 #include "fnn_build.h"
 
-int fnn_check_net(const fnn_net *net)
-{
-    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_LAYERS;
-    for (int l = 0; l <= net->n_layers; ++l)
-        if (net->sizes[l] < 1) return FNN_ERROR_LAYERS;
-    const fnn_index n_out = net->sizes[net->n_layers];
-    if (net->output != FNN_OUTPUT_SOFTMAX && net->output != FNN_OUTPUT_SIGMOID) return FNN_ERROR_OUTPUT;
-    if (net->output == FNN_OUTPUT_SOFTMAX && n_out < 2) return FNN_ERROR_OUTPUT;
-    if (net->output == FNN_OUTPUT_SIGMOID && n_out != 1) return FNN_ERROR_OUTPUT;
-    if (net->pad_units < 1) return FNN_ERROR_PADDING;
-    return FNN_OK;
-}
-
-const char *fnn_strerror(int status)
-{
-    switch (status) {
-    case FNN_OK: return "success";
-    case FNN_ERROR_LAYERS: return "the network has no layer or a layer of fewer than one unit";
-    case FNN_ERROR_LABEL: return "a label is outside the classes the output layer has (or labels are missing)";
-    case FNN_ERROR_INDEX: return "a row or column index is out of range";
-    case FNN_ERROR_SIZE: return "a buffer size overflows the engine's index range";
-    case FNN_ERROR_OUTPUT: return "the output layer's units fit no output type (softmax: >= 2, sigmoid: 1)";
-    case FNN_ERROR_PADDING: return "the weight layout's padding is not a whole number of vectors of the type";
-    case FNN_ERROR_FEATURES: return "the data's number of features differs from the network's inputs";
-    case FNN_ERROR_BATCH: return "a batch size is smaller than one row";
-    default: return "unknown status";
-    }
-}
-
 /* a + b and a * b of non-negative counts, or -1 when an operand is -1 (an earlier overflow) or
  * the result does not fit in fnn_index */
 static fnn_index add_counts(fnn_index a, fnn_index b)
@@ -44,6 +15,66 @@ static fnn_index mul_counts(fnn_index a, fnn_index b)
 {
     fnn_index product;
     return a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product) ? -1 : product;
+}
+
+/* The caller's part of the net: layers, output, activations, padding. */
+static int check_architecture(const fnn_net *net)
+{
+    if (net == NULL || net->sizes == NULL || net->n_layers < 1) return FNN_ERROR_LAYERS;
+    for (int l = 0; l <= net->n_layers; ++l)
+        if (net->sizes[l] < 1) return FNN_ERROR_LAYERS;
+    const fnn_index n_out = net->sizes[net->n_layers];
+    switch (net->output) {
+    case FNN_OUTPUT_SOFTMAX: if (n_out < 2) return FNN_ERROR_OUTPUT; break;
+    case FNN_OUTPUT_SIGMOID: if (n_out != 1) return FNN_ERROR_OUTPUT; break;
+    case FNN_OUTPUT_MULTILABEL: case FNN_OUTPUT_IDENTITY: break;
+    default: return FNN_ERROR_OUTPUT;
+    }
+    if (net->activation)
+        for (int l = 0; l + 1 < net->n_layers; ++l)
+            if (net->activation[l] < FNN_ACTIVATION_LOGISTIC || net->activation[l] > FNN_ACTIVATION_LEAKY_RELU)
+                return FNN_ERROR_ACTIVATION;
+    if (net->pad_units < 1) return FNN_ERROR_PADDING;
+    return FNN_OK;
+}
+
+int fnn_check_net(const fnn_net *net)
+{
+    const int status = check_architecture(net);
+    if (status != FNN_OK) return status;
+    if (net->width == NULL || net->offset == NULL) return FNN_ERROR_LAYOUT;
+    /* the tables must be this architecture's (a few operations per layer, once per call) */
+    fnn_index z_total = 0, widest = 0;
+    if (net->offset[0] != 0) return FNN_ERROR_LAYOUT;
+    for (int l = 0; l <= net->n_layers; ++l) {
+        if (net->width[l] != fnn_padded_width(net, net->sizes[l])) return FNN_ERROR_LAYOUT;
+        if (l == 0) continue;
+        z_total = add_counts(z_total, net->width[l]);
+        if (net->width[l] > widest) widest = net->width[l];
+        if (net->offset[l] != add_counts(net->offset[l - 1], mul_counts(add_counts(net->sizes[l - 1], 1), net->width[l])))
+            return FNN_ERROR_LAYOUT;
+    }
+    if (net->z_total != z_total || net->widest != widest) return FNN_ERROR_LAYOUT;
+    return FNN_OK;
+}
+
+const char *fnn_strerror(int status)
+{
+    switch (status) {
+    case FNN_OK: return "success";
+    case FNN_ERROR_LAYERS: return "the network has no layer or a layer of fewer than one unit";
+    case FNN_ERROR_LABEL: return "a label is outside the classes the output layer has (or labels are missing)";
+    case FNN_ERROR_INDEX: return "a row or column index is out of range";
+    case FNN_ERROR_SIZE: return "a buffer size overflows the engine's index range";
+    case FNN_ERROR_OUTPUT: return "the output layer's units fit no output type (softmax: >= 2, sigmoid: 1, multilabel and identity: >= 1)";
+    case FNN_ERROR_PADDING: return "the weight layout's padding is not a whole number of vectors of the type";
+    case FNN_ERROR_FEATURES: return "the data's number of features differs from the network's inputs";
+    case FNN_ERROR_BATCH: return "a batch size is smaller than one row";
+    case FNN_ERROR_LAYOUT: return "the network's layout tables are missing or not those of its layers (fnn_layout)";
+    case FNN_ERROR_ACTIVATION: return "a hidden layer's activation code is unknown";
+    case FNN_ERROR_TARGET: return "the output layer needs real-valued targets and the data have none";
+    default: return "unknown status";
+    }
 }
 
 fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
@@ -64,6 +95,29 @@ fnn_index fnn_layer_offset(const fnn_net *net, int layer)
 fnn_index fnn_weight_count(const fnn_net *net)
 {
     return fnn_layer_offset(net, net->n_layers);
+}
+
+int fnn_layout(fnn_net *net, fnn_index *width, fnn_index *offset)
+{
+    const int status = check_architecture(net);
+    if (status != FNN_OK) return status;
+    fnn_index z_total = 0, widest = 0;
+    offset[0] = 0;
+    for (int l = 0; l <= net->n_layers; ++l) {
+        width[l] = fnn_padded_width(net, net->sizes[l]);
+        if (width[l] < 0) return FNN_ERROR_SIZE;
+        if (l == 0) continue;
+        z_total = add_counts(z_total, width[l]);
+        if (width[l] > widest) widest = width[l];
+        offset[l] = add_counts(offset[l - 1], mul_counts(add_counts(net->sizes[l - 1], 1), width[l]));
+        if (offset[l] < 0 || z_total < 0) return FNN_ERROR_SIZE;
+    }
+    if (fnn_work_size(net) < 0) return FNN_ERROR_SIZE;
+    net->width = width;
+    net->offset = offset;
+    net->z_total = z_total;
+    net->widest = widest;
+    return FNN_OK;
 }
 
 /* Sum and maximum of the padded widths of layers 1..n_layers (-1 on overflow). */

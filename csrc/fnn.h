@@ -2,8 +2,10 @@
  * fnn.h -- the whole C API of fastnn's engine.
  *
  * A network has n_layers weight matrices (hidden layers + 1). Layer l maps sizes[l] inputs to
- * sizes[l+1] outputs: hidden layers compute z = sigmoid(W [1; z_prev]); the last layer is either a
- * softmax over sizes[n_layers] >= 2 classes or one sigmoid unit (sizes[n_layers] == 1).
+ * sizes[l+1] outputs: hidden layers compute z = g(W [1; z_prev]) with g one of the FNN_ACTIVATION_*
+ * functions (chosen per hidden layer); the last layer is a softmax over sizes[n_layers] >= 2 classes,
+ * one sigmoid unit (sizes[n_layers] == 1), K independent sigmoids (multilabel) or the identity
+ * (regression), each with its loss (FNN_OUTPUT_*).
  *
  * Storage: all weights live in one contiguous buffer, layer after layer. Layer l is stored
  * TRANSPOSED, as a row-major (sizes[l] + 1, fnn_padded_width(net, sizes[l+1])) block whose row 0
@@ -39,18 +41,51 @@ typedef ptrdiff_t fnn_index;
 #define FNN_ERROR_PADDING (-6)  /* pad_units < 1, or no multiple of the function's type's vector */
 #define FNN_ERROR_FEATURES (-7) /* the data's n_features differs from the network's sizes[0] */
 #define FNN_ERROR_BATCH (-8)    /* a batch size < 1 */
+#define FNN_ERROR_LAYOUT (-9)   /* the layout tables are missing or not those of the architecture (fnn_layout) */
+#define FNN_ERROR_ACTIVATION (-10) /* an unknown hidden activation code */
+#define FNN_ERROR_TARGET (-11)  /* the output needs real-valued targets and the data have none */
 
+/* Output layers and their losses J (y_hat the output, b the logits W [1; z_prev]):
+ * SOFTMAX:    y_hat = softmax(b) over K >= 2 classes, label y;  J = logsumexp(b) - b_y
+ * SIGMOID:    y_hat = sigmoid(b), K = 1, label y in {0, 1};    J = softplus(b) - y b
+ * MULTILABEL: y_hat_k = sigmoid(b_k), K >= 1 targets t in [0, 1]; J = sum_k softplus(b_k) - t_k b_k
+ * IDENTITY:   y_hat = b, K >= 1 real targets t;                 J = 1/2 sum_k (b_k - t_k)^2
+ * Each is the canonical pair of its output function, so the output delta dJ/db is y_hat - y. */
 #define FNN_OUTPUT_SOFTMAX 0
 #define FNN_OUTPUT_SIGMOID 1
+#define FNN_OUTPUT_MULTILABEL 2
+#define FNN_OUTPUT_IDENTITY 3
 
-/* The architecture: sizes[0] = n_features, sizes[n_layers] = output units. */
+/* Hidden activations g and the derivatives the backward pass takes from the stored output z = g(a):
+ * LOGISTIC z = 1 / (1 + e^-a), z (1 - z);  TANH z = tanh(a), 1 - z^2;  RELU z = max(a, 0), [z > 0];
+ * IDENTITY z = a, 1;  LEAKY_RELU z = a for a > 0 else FNN_LEAKY_SLOPE a, 1 for z > 0 else FNN_LEAKY_SLOPE. */
+#define FNN_ACTIVATION_LOGISTIC 0
+#define FNN_ACTIVATION_TANH 1
+#define FNN_ACTIVATION_RELU 2
+#define FNN_ACTIVATION_IDENTITY 3
+#define FNN_ACTIVATION_LEAKY_RELU 4
+#define FNN_LEAKY_SLOPE 0.01
+
+/* The architecture: sizes[0] = n_features, sizes[n_layers] = output units. The fields up to
+ * pad_units are the caller's; fnn_layout fills the rest once, and every kernel reads them. */
 typedef struct fnn_net {
     int n_layers;
     const fnn_index *sizes;   /* n_layers + 1 entries */
-    int output;               /* FNN_OUTPUT_SOFTMAX or FNN_OUTPUT_SIGMOID */
+    int output;               /* FNN_OUTPUT_* */
     fnn_index pad_units;      /* layer widths are padded to a multiple of this: FNN_PAD_UNITS_F64
                                  for the _f64 functions, FNN_PAD_UNITS_F32 for _f32 (or a multiple) */
+    const int *activation;    /* n_layers - 1 entries: hidden layer l's FNN_ACTIVATION_*; NULL: all logistic */
+    /* the layout (fnn_layout): */
+    const fnn_index *width;   /* n_layers + 1 entries: fnn_padded_width of each layer's units */
+    const fnn_index *offset;  /* n_layers + 1 entries: layer l's block in W; offset[n_layers] = fnn_weight_count */
+    fnn_index z_total;        /* width[1] + ... + width[n_layers]: the activations of one row */
+    fnn_index widest;         /* max of width[1..n_layers] */
 } fnn_net;
+
+/* Fills the layout of net from its architecture: width and offset are the caller's arrays of
+ * n_layers + 1 entries, which net then points to (they must outlive its use). FNN_OK, or the
+ * architecture's error (fnn_check_net), or FNN_ERROR_SIZE when a size overflows fnn_index. */
+int fnn_layout(fnn_net *net, fnn_index *width, fnn_index *offset);
 
 /* Padding units of the weight layout per data type: one 32-byte vector. */
 #define FNN_PAD_UNITS_F64 4
@@ -77,9 +112,11 @@ typedef void (*fnn_gemm_f32)(int trans_a, int trans_b, fnn_index m, fnn_index n,
                              float *C, fnn_index ldc);
 
 /*
- * A set of labelled rows. Dense when indptr == NULL: `values` is row-major (n_rows, n_features).
- * CSR otherwise: row r has entries values[indptr[r]:indptr[r+1]] at columns indices[...].
- * labels may be NULL for functions that only predict; sample_weight NULL means all ones.
+ * A set of rows and what they should give. Dense when indptr == NULL: `values` is row-major
+ * (n_rows, n_features). CSR otherwise: row r has entries values[indptr[r]:indptr[r+1]] at columns
+ * indices[...]. The truth: `labels` for the softmax and sigmoid outputs, `targets` (row-major
+ * (n_rows, K)) for the multilabel and identity outputs; either may be NULL for functions that only
+ * predict. sample_weight NULL means all ones.
  */
 typedef struct fnn_data_f64 {
     const double *values;
@@ -88,6 +125,7 @@ typedef struct fnn_data_f64 {
     fnn_index n_rows;
     fnn_index n_features;
     const int32_t *labels;
+    const double *targets;
     const double *sample_weight;
 } fnn_data_f64;
 
@@ -98,12 +136,15 @@ typedef struct fnn_data_f32 { /* the same with float values and weights */
     fnn_index n_rows;
     fnn_index n_features;
     const int32_t *labels;
+    const float *targets;
     const float *sample_weight;
 } fnn_data_f32;
 
 /* FNN_OK if the architecture is valid: n_layers >= 1 and sizes >= 1 (else FNN_ERROR_LAYERS), output
- * units that fit the output (FNN_ERROR_OUTPUT), pad_units >= 1 (FNN_ERROR_PADDING). The entry points
- * also refuse a pad_units that is no multiple of their type's (FNN_ERROR_PADDING). */
+ * units that fit the output (FNN_ERROR_OUTPUT: softmax >= 2, sigmoid 1, the others >= 1), known
+ * activations (FNN_ERROR_ACTIVATION), pad_units >= 1 (FNN_ERROR_PADDING), and its layout filled by
+ * fnn_layout (FNN_ERROR_LAYOUT). The entry points also refuse a pad_units that is no multiple of
+ * their type's (FNN_ERROR_PADDING). */
 int fnn_check_net(const fnn_net *net);
 
 /* A one-line description of a status code ("unknown status" for a code fnn.h does not define). */
@@ -149,11 +190,11 @@ int fnn_sgd_epoch_f64(const fnn_net *net, double *W, const fnn_data_f64 *data, c
 int fnn_sgd_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data, const fnn_index *order,
                       fnn_index n_order, const fnn_sgd *sgd, float *work, double *loss_sum);
 
-/* Output of every row: probabilities (n_rows, K) for softmax, p(y = 1) (n_rows, 1) for a sigmoid output. */
+/* Output of every row, (n_rows, K): softmax probabilities, p(y = 1), the K sigmoids, or the identity's values. */
 int fnn_predict_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, double *output, double *work);
 int fnn_predict_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, float *output, float *work);
 
-/* *loss_sum = sum_r sample_weight_r * J_r, J the cross-entropy computed from the logits. */
+/* *loss_sum = sum_r sample_weight_r * J_r, J the output's loss computed from the logits. */
 int fnn_loss_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, double *work, double *loss_sum);
 int fnn_loss_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, float *work, double *loss_sum);
 
@@ -175,7 +216,7 @@ int fnn_minibatch_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *da
                             fnn_index n_order, const fnn_sgd *sgd, fnn_gemm_f32 gemm, float *work,
                             double *loss_sum);
 
-/* fnn_predict, and with labels non-NULL also fnn_loss (added to *loss_sum when loss_sum is not NULL),
+/* fnn_predict, and with the truth the output needs (labels or targets) also fnn_loss (added to *loss_sum when loss_sum is not NULL),
  * for rows [first, first + n_rows), batch_size rows at a time through gemm. output (may be NULL)
  * receives (n_rows, K) values, its row 0 for row `first`.
  * work: fnn_batch_work_size(net, min(batch_size, n_rows), data is CSR) elements. */
@@ -190,6 +231,11 @@ int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f
  * so that its accuracy can be tested against libm). */
 void fnn_sigmoid_f64(double *z, fnn_index n);
 void fnn_sigmoid_f32(float *z, fnn_index n);
+
+/* z[j] <- g(z[j]) for j < n, g the FNN_ACTIVATION_* `activation`, as the kernels compute it.
+ * FNN_OK or FNN_ERROR_ACTIVATION. */
+int fnn_activate_f64(int activation, double *z, fnn_index n);
+int fnn_activate_f32(int activation, float *z, fnn_index n);
 
 /* Lock-free parallel SGD (Hogwild!): a thread that trained its private copy `local` since `snapshot`
  * adds what it learned to `shared` and continues from there: shared += local - snapshot, then

@@ -9,12 +9,18 @@ The network (CMU 10-601 backpropagation lecture, NNFORWARD / NNBACKWARD):
 * parameters are a list of matrices ``W_l`` of shape ``(n_out, n_in + 1)``,
   bias in column 0;
 * ``z_0 = x``;
-* hidden layers: ``a_l = W_l [1; z_{l-1}]``, ``z_l = sigmoid(a_l)``;
+* hidden layers: ``a_l = W_l [1; z_{l-1}]``, ``z_l = g_l(a_l)`` with ``g_l``
+  one of ``ACTIVATIONS`` (default: the sigmoid, "logistic");
 * output layer: ``b = W_L [1; z_{L-1}]`` and ``y_hat = softmax(b)``
-  (``output="softmax"``, K >= 2 units) or ``y_hat = sigmoid(b)``
-  (``output="sigmoid"``, one unit, labels 0/1);
+  (``output="softmax"``, K >= 2 units), ``y_hat = sigmoid(b)``
+  (``output="sigmoid"``, one unit, labels 0/1), ``y_hat_k = sigmoid(b_k)``
+  (``output="multilabel"``, K units, a 0/1 vector y per sample) or
+  ``y_hat = b`` (``output="identity"``, K units, a real vector y);
 * loss: cross-entropy from the logits, ``J = logsumexp(b) - b_y`` or
-  ``J = softplus(b) - y b``.
+  ``J = softplus(b) - y b`` (summed over the K units for multilabel), or
+  ``J = 1/2 ||b - y||^2`` for the identity output.
+
+``activation`` is one name for every hidden layer or a list, one per layer.
 
 Every function takes a ``dtype`` (default float64). All arithmetic is then
 done in that dtype, so ``dtype=np.float32`` emulates a float32 engine; only
@@ -23,7 +29,10 @@ the sums over samples that produce a mean loss are accumulated in float64.
 
 import numpy as np
 
-OUTPUTS = ("softmax", "sigmoid")
+OUTPUTS = ("softmax", "sigmoid", "multilabel", "identity")
+#: Outputs whose y is a vector of K targets per sample rather than a label.
+TARGET_OUTPUTS = ("multilabel", "identity")
+LEAKY_SLOPE = 0.01
 
 
 # ---------------------------------------------------------------------------
@@ -148,6 +157,53 @@ def binary_cross_entropy(b, y, dtype=np.float64):
     return softplus - y * b
 
 
+def activate(a, name, dtype=np.float64):
+    """``g(a)`` for the hidden activation ``name`` (one of ``ACTIVATIONS``)."""
+    a = np.asarray(a, dtype=dtype)
+    if name == "logistic":
+        return sigmoid(a, dtype)
+    if name == "tanh":
+        return np.tanh(a)
+    if name == "relu":
+        return np.maximum(a, 0).astype(dtype)
+    if name == "identity":
+        return a.copy()
+    if name == "leaky_relu":
+        return np.where(a > 0, a, np.dtype(dtype).type(LEAKY_SLOPE) * a).astype(dtype)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def derivative(z, name, dtype=np.float64):
+    """``g'(a)`` written in terms of the activation's output ``z = g(a)``.
+
+    logistic ``z (1 - z)``; tanh ``1 - z^2``; relu ``[z > 0]``; identity 1;
+    leaky_relu 1 for ``z > 0``, else 0.01.
+    """
+    z = np.asarray(z, dtype=dtype)
+    one = np.dtype(dtype).type(1)
+    if name == "logistic":
+        return z * (one - z)
+    if name == "tanh":
+        return one - z * z
+    if name == "relu":
+        return (z > 0).astype(dtype)
+    if name == "identity":
+        return np.ones_like(z)
+    if name == "leaky_relu":
+        return np.where(z > 0, one, np.dtype(dtype).type(LEAKY_SLOPE)).astype(dtype)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+ACTIVATIONS = ("logistic", "tanh", "relu", "identity", "leaky_relu")
+
+
+def _activations(activation, n_hidden):
+    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(names) != n_hidden or any(name not in ACTIVATIONS for name in names):
+        raise ValueError(f"activation must be one of {ACTIVATIONS} or {n_hidden} of them, got {activation!r}")
+    return names
+
+
 # ---------------------------------------------------------------------------
 # one sample: NNFORWARD and NNBACKWARD
 # ---------------------------------------------------------------------------
@@ -179,7 +235,7 @@ def _as_weights(weights, dtype):
     return Ws
 
 
-def forward(weights, x, output, y=None, dtype=np.float64):
+def forward(weights, x, output, y=None, dtype=np.float64, activation="logistic"):
     """NNFORWARD for one sample.
 
     Parameters
@@ -191,10 +247,12 @@ def forward(weights, x, output, y=None, dtype=np.float64):
         One input row.
     output : {"softmax", "sigmoid"}
         Output unit type.
-    y : int, optional
-        True label; when given, the loss ``J`` is computed.
+    y : int or array_like, optional
+        True label (the K targets for multilabel/identity); when given, the
+        loss ``J`` is computed.
     dtype : numpy dtype, default float64
         Dtype the arithmetic is done in.
+    activation : str or list of str, default "logistic"
 
     Returns
     -------
@@ -211,15 +269,21 @@ def forward(weights, x, output, y=None, dtype=np.float64):
     if z.shape != (Ws[0].shape[1] - 1,):
         raise ValueError(f"x must have shape ({Ws[0].shape[1] - 1},) to match weights[0], got {z.shape}")
     a_list, z_list = [], [z]
-    for W in Ws[:-1]:
+    for W, name in zip(Ws[:-1], _activations(activation, len(Ws) - 1)):
         a = W @ _with_bias(z)
-        z = sigmoid(a, dtype)
+        z = activate(a, name, dtype)
         a_list.append(a)
         z_list.append(z)
     b = Ws[-1] @ _with_bias(z)
     if output == "softmax":
         y_hat = softmax(b, dtype)
         J = None if y is None else softmax_cross_entropy(b, y, dtype)
+    elif output == "multilabel":
+        y_hat = sigmoid(b, dtype)
+        J = None if y is None else np.sum(binary_cross_entropy(b, np.asarray(y, dtype=dtype), dtype), dtype=dtype)
+    elif output == "identity":
+        y_hat = b.copy()
+        J = None if y is None else np.dtype(dtype).type(0.5) * np.sum((b - np.asarray(y, dtype=dtype)) ** 2)
     else:
         if b.shape != (1,):
             raise ValueError(f"a sigmoid output layer has 1 unit, got {b.shape[0]}")
@@ -228,14 +292,14 @@ def forward(weights, x, output, y=None, dtype=np.float64):
     return {"a": a_list, "z": z_list, "b": b, "y_hat": y_hat, "J": J}
 
 
-def backward(weights, x, y, output, cache=None, dtype=np.float64):
+def backward(weights, x, y, output, cache=None, dtype=np.float64, activation="logistic"):
     """NNBACKWARD for one sample: the gradient of its loss ``J`` w.r.t. every ``W``.
 
     Output delta ``dJ/db = y_hat - onehot(y)`` (softmax) or ``y_hat - y``
     (sigmoid). Then, from the top layer down::
 
         gW_l         = delta_l (outer) [1; z_{l-1}]
-        delta_{l-1}  = (W_l[:, 1:]^T delta_l) * z_{l-1} (1 - z_{l-1})
+        delta_{l-1}  = (W_l[:, 1:]^T delta_l) * g'(z_{l-1})
 
     using the weights as given (before any update).
 
@@ -261,10 +325,16 @@ def backward(weights, x, y, output, cache=None, dtype=np.float64):
     """
     _check_output(output)
     Ws = _as_weights(weights, dtype)
+    names = _activations(activation, len(Ws) - 1)
     if cache is None:
-        cache = forward(Ws, x, output, y, dtype)
+        cache = forward(Ws, x, output, y, dtype, activation)
     y_hat = cache["y_hat"]
-    if output == "softmax":
+    if output in TARGET_OUTPUTS:
+        y = np.asarray(y, dtype=dtype)
+        if y.shape != y_hat.shape:
+            raise ValueError(f"y must hold {y_hat.shape[0]} targets, got shape {y.shape}")
+        delta = y_hat - y
+    elif output == "softmax":
         if not 0 <= int(y) < y_hat.shape[0]:
             raise ValueError(f"label {y} out of range 0..{y_hat.shape[0] - 1}")
         onehot = np.zeros_like(y_hat)
@@ -279,7 +349,7 @@ def backward(weights, x, y, output, cache=None, dtype=np.float64):
         z_prev = cache["z"][l]
         grads[l] = np.outer(delta, _with_bias(z_prev))
         if l > 0:
-            delta = (Ws[l][:, 1:].T @ delta) * z_prev * (1 - z_prev)
+            delta = (Ws[l][:, 1:].T @ delta) * derivative(z_prev, names[l - 1], dtype)
     return grads
 
 
@@ -288,11 +358,17 @@ def backward(weights, x, y, output, cache=None, dtype=np.float64):
 # ---------------------------------------------------------------------------
 
 
-def _check_X_y(X, y, n_in, dtype):
+def _check_X_y(X, y, n_in, dtype, output="softmax"):
     X = np.asarray(X, dtype=dtype)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"X must have shape (n, {n_in}) to match weights[0], got {X.shape}")
-    if y is not None:
+    if y is not None and output in TARGET_OUTPUTS:
+        y = np.asarray(y, dtype=dtype)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]}, K), got {y.shape}")
+    elif y is not None:
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
@@ -300,7 +376,7 @@ def _check_X_y(X, y, n_in, dtype):
     return X, y
 
 
-def logits(weights, X, dtype=np.float64):
+def logits(weights, X, dtype=np.float64, activation="logistic"):
     """Output logits for every row, the forward pass written for a whole matrix.
 
     ``Z_0 = X``; ``Z_l = sigmoid([1, Z_{l-1}] W_l^T)``; ``B = [1, Z_{L-1}] W_L^T``.
@@ -318,12 +394,29 @@ def logits(weights, X, dtype=np.float64):
     Ws = _as_weights(weights, dtype)
     Z, _ = _check_X_y(X, None, Ws[0].shape[1] - 1, dtype)
     ones = np.ones((Z.shape[0], 1), dtype=dtype)
-    for W in Ws[:-1]:
-        Z = sigmoid(np.hstack((ones, Z)) @ W.T, dtype)
+    for W, name in zip(Ws[:-1], _activations(activation, len(Ws) - 1)):
+        Z = activate(np.hstack((ones, Z)) @ W.T, name, dtype)
     return np.hstack((ones, Z)) @ Ws[-1].T
 
 
-def predict_proba(weights, X, output, dtype=np.float64):
+def outputs(weights, X, output, dtype=np.float64, activation="logistic"):
+    """The output layer's values for every row: softmax probabilities, the
+    sigmoid(s), or the identity's logits.
+
+    Returns
+    -------
+    ndarray of dtype, shape (n, K)
+    """
+    _check_output(output)
+    B = logits(weights, X, dtype, activation)
+    if output == "softmax":
+        return softmax(B, dtype)
+    if output == "identity":
+        return B
+    return sigmoid(B, dtype)
+
+
+def predict_proba(weights, X, output, dtype=np.float64, activation="logistic"):
     """Class probabilities for every row.
 
     Parameters
@@ -340,14 +433,14 @@ def predict_proba(weights, X, output, dtype=np.float64):
         ``[1 - p, p]`` with ``p = sigmoid(b)``.
     """
     _check_output(output)
-    B = logits(weights, X, dtype)
+    B = logits(weights, X, dtype, activation)
     if output == "softmax":
         return softmax(B, dtype)
     p = sigmoid(B[:, 0], dtype)
     return np.column_stack((1 - p, p))
 
 
-def predict(weights, X, output, dtype=np.float64):
+def predict(weights, X, output, dtype=np.float64, activation="logistic"):
     """Most probable class for every row.
 
     Parameters
@@ -362,10 +455,10 @@ def predict(weights, X, output, dtype=np.float64):
     y_pred : ndarray of intp, shape (n,)
         Labels 0..K-1 (argmax; ties go to the lower label).
     """
-    return np.argmax(predict_proba(weights, X, output, dtype), axis=1)
+    return np.argmax(predict_proba(weights, X, output, dtype, activation), axis=1)
 
 
-def per_sample_loss(weights, X, y, output, dtype=np.float64):
+def per_sample_loss(weights, X, y, output, dtype=np.float64, activation="logistic"):
     """Cross-entropy of every row, from the logits.
 
     Parameters
@@ -382,8 +475,12 @@ def per_sample_loss(weights, X, y, output, dtype=np.float64):
     """
     _check_output(output)
     Ws = _as_weights(weights, dtype)
-    X, y = _check_X_y(X, y, Ws[0].shape[1] - 1, dtype)
-    B = logits(Ws, X, dtype)
+    X, y = _check_X_y(X, y, Ws[0].shape[1] - 1, dtype, output)
+    B = logits(Ws, X, dtype, activation)
+    if output == "multilabel":
+        return np.sum(binary_cross_entropy(B, y, dtype), axis=1, dtype=dtype)
+    if output == "identity":
+        return np.dtype(dtype).type(0.5) * np.sum((B - y) ** 2, axis=1, dtype=dtype)
     n_classes = B.shape[1] if output == "softmax" else 2
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"labels must lie in 0..{n_classes - 1} for this output layer, got {y.min()}..{y.max()}")
@@ -392,7 +489,7 @@ def per_sample_loss(weights, X, y, output, dtype=np.float64):
     return binary_cross_entropy(B[:, 0], y, dtype)
 
 
-def mean_loss(weights, X, y, output, dtype=np.float64):
+def mean_loss(weights, X, y, output, dtype=np.float64, activation="logistic"):
     """Mean cross-entropy over the rows (summed in float64).
 
     Parameters
@@ -408,7 +505,7 @@ def mean_loss(weights, X, y, output, dtype=np.float64):
     J : float
         ``(1/n) sum_i J_i`` (no L2 term).
     """
-    J = per_sample_loss(weights, X, y, output, dtype)
+    J = per_sample_loss(weights, X, y, output, dtype, activation)
     return float(np.sum(J, dtype=np.float64) / J.shape[0])
 
 
@@ -442,10 +539,10 @@ def _l2_term(W, l2):
 
 
 def _train(weights, X, y, output, learning_rate, epochs, batch_size, l2, order, X_val, y_val,
-           sample_weight, dtype):
+           sample_weight, dtype, activation):
     _check_output(output)
     Ws = _as_weights(weights, dtype)
-    X, y = _check_X_y(X, y, Ws[0].shape[1] - 1, dtype)
+    X, y = _check_X_y(X, y, Ws[0].shape[1] - 1, dtype, output)
     n = X.shape[0]
     sw = np.ones(n, dtype=dtype) if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
     if sw.shape != (n,):
@@ -459,19 +556,19 @@ def _train(weights, X, y, output, learning_rate, epochs, batch_size, l2, order, 
             # gradients of every sample in the batch, all from the weights before this update
             total = [np.zeros_like(W) for W in Ws]
             for i in batch:
-                g = backward(Ws, X[i], y[i], output, dtype=dtype)
+                g = backward(Ws, X[i], y[i], output, dtype=dtype, activation=activation)
                 for l in range(len(Ws)):
                     total[l] += sw[i] * g[l]
             m = np.dtype(dtype).type(len(batch))
             Ws = [W - lr * (G / m + _l2_term(W, lam)) for W, G in zip(Ws, total)]
-        history["train_loss"].append(mean_loss(Ws, X, y, output, dtype))
+        history["train_loss"].append(mean_loss(Ws, X, y, output, dtype, activation))
         if X_val is not None:
-            history["val_loss"].append(mean_loss(Ws, X_val, y_val, output, dtype))
+            history["val_loss"].append(mean_loss(Ws, X_val, y_val, output, dtype, activation))
     return Ws, history
 
 
 def sgd_train(weights, X, y, output, learning_rate, epochs, l2=0.0, order=None, X_val=None, y_val=None,
-              sample_weight=None, dtype=np.float64):
+              sample_weight=None, dtype=np.float64, activation="logistic"):
     """Per-sample SGD: one update per row, rows visited in the given order.
 
     For each row ``i``: ``W_l <- W_l - lr * (sw_i * dJ_i/dW_l + l2 * W_l^nonbias)``
@@ -508,11 +605,11 @@ def sgd_train(weights, X, y, output, learning_rate, epochs, l2=0.0, order=None, 
         ``val_loss`` is empty when ``X_val`` is None.
     """
     return _train(weights, X, y, output, learning_rate, epochs, 1, l2, order, X_val, y_val,
-                  sample_weight, dtype)
+                  sample_weight, dtype, activation)
 
 
 def minibatch_sgd_train(weights, X, y, output, learning_rate, epochs, batch_size, l2=0.0, order=None,
-                        X_val=None, y_val=None, sample_weight=None, dtype=np.float64):
+                        X_val=None, y_val=None, sample_weight=None, dtype=np.float64, activation="logistic"):
     """Mini-batch SGD: consecutive batches of ``batch_size`` rows in the given order.
 
     For each batch ``S``:
@@ -537,4 +634,4 @@ def minibatch_sgd_train(weights, X, y, output, learning_rate, epochs, batch_size
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     return _train(weights, X, y, output, learning_rate, epochs, int(batch_size), l2, order, X_val, y_val,
-                  sample_weight, dtype)
+                  sample_weight, dtype, activation)

@@ -280,12 +280,16 @@ def _valid_models():
     rng = np.random.default_rng(0)
     models = []
     for output, dtype, sizes in (("softmax", "float64", [3, 4, 3]), ("sigmoid", "float32", [2, 1]),
-                                 ("softmax", "float32", [2, 3, 2, 2])):
+                                 ("softmax", "float32", [2, 3, 2, 2]), ("identity", "float64", [3, 4, 2])):
         weights = [rng.normal(size=(b, a + 1)).astype(dtype) for a, b in zip(sizes[:-1], sizes[1:])]
-        # the bytes write_model writes, built in memory
-        meta = {"format": fio.MODEL_FORMAT, "format_version": fio.MODEL_FORMAT_VERSION, "fastnn_version": "0",
+        # the bytes write_model writes, built in memory: version 1 for logistic classifiers,
+        # version 2 (with the activations) for the others
+        version_1 = output in ("softmax", "sigmoid")
+        n_classes = 2 if output == "sigmoid" else 0 if output == "identity" else sizes[-1]
+        meta = {"format": fio.MODEL_FORMAT, "format_version": 1 if version_1 else 2, "fastnn_version": "0",
                 "layer_sizes": sizes, "output": output, "dtype": dtype,
-                "classes": list(range(2 if output == "sigmoid" else sizes[-1])), "n_features": sizes[0]}
+                "classes": list(range(n_classes)), "n_features": sizes[0],
+                **({} if version_1 else {"activation": ["tanh"] * (len(sizes) - 2)})}
         arrays = {f"W{i}": W for i, W in enumerate(weights)}
         arrays["metadata"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         models.append(_npz_bytes(**arrays))

@@ -13,8 +13,19 @@ cdef extern from "fnn.h" nogil:
     int FNN_ERROR_PADDING
     int FNN_ERROR_FEATURES
     int FNN_ERROR_BATCH
+    int FNN_ERROR_LAYOUT
+    int FNN_ERROR_ACTIVATION
+    int FNN_ERROR_TARGET
     int FNN_OUTPUT_SOFTMAX
     int FNN_OUTPUT_SIGMOID
+    int FNN_OUTPUT_MULTILABEL
+    int FNN_OUTPUT_IDENTITY
+    int FNN_ACTIVATION_LOGISTIC
+    int FNN_ACTIVATION_TANH
+    int FNN_ACTIVATION_RELU
+    int FNN_ACTIVATION_IDENTITY
+    int FNN_ACTIVATION_LEAKY_RELU
+    double FNN_LEAKY_SLOPE
 
     int FNN_PAD_UNITS_F64
     int FNN_PAD_UNITS_F32
@@ -25,6 +36,11 @@ cdef extern from "fnn.h" nogil:
         const fnn_index *sizes
         int output
         fnn_index pad_units
+        const int *activation
+        const fnn_index *width
+        const fnn_index *offset
+        fnn_index z_total
+        fnn_index widest
 
     ctypedef struct fnn_sgd:
         double learning_rate
@@ -45,6 +61,7 @@ cdef extern from "fnn.h" nogil:
         fnn_index n_rows
         fnn_index n_features
         const int32_t *labels
+        const double *targets
         const double *sample_weight
 
     ctypedef struct fnn_data_f32:
@@ -54,9 +71,11 @@ cdef extern from "fnn.h" nogil:
         fnn_index n_rows
         fnn_index n_features
         const int32_t *labels
+        const float *targets
         const float *sample_weight
 
     int fnn_check_net(const fnn_net *net)
+    int fnn_layout(fnn_net *net, fnn_index *width, fnn_index *offset)
     const char *fnn_strerror(int status)
     fnn_index fnn_padded_width(const fnn_net *net, fnn_index n_out)
     fnn_index fnn_weight_count(const fnn_net *net)
@@ -88,6 +107,8 @@ cdef extern from "fnn.h" nogil:
     int fnn_minibatch_epoch_f32(const fnn_net *net, float *W, const fnn_data_f32 *data,
                                 const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
                                 fnn_gemm_f32 gemm, float *work, double *loss_sum)
+    int fnn_activate_f64(int activation, double *z, fnn_index n)
+    int fnn_activate_f32(int activation, float *z, fnn_index n)
     void fnn_publish_f64(double *shared, double *local, double *snapshot, fnn_index n)
     void fnn_publish_f32(float *shared, float *local, float *snapshot, fnn_index n)
     int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data,

@@ -27,6 +27,16 @@ WORK_PER_CHUNK = 1 << 23
 
 OUTPUT_SOFTMAX = FNN_OUTPUT_SOFTMAX
 OUTPUT_SIGMOID = FNN_OUTPUT_SIGMOID
+OUTPUT_MULTILABEL = FNN_OUTPUT_MULTILABEL
+OUTPUT_IDENTITY = FNN_OUTPUT_IDENTITY
+# The outputs whose truth is real-valued targets (n_rows, K) rather than integer labels.
+TARGET_OUTPUTS = (FNN_OUTPUT_MULTILABEL, FNN_OUTPUT_IDENTITY)
+ACTIVATION_LOGISTIC = FNN_ACTIVATION_LOGISTIC
+ACTIVATION_TANH = FNN_ACTIVATION_TANH
+ACTIVATION_RELU = FNN_ACTIVATION_RELU
+ACTIVATION_IDENTITY = FNN_ACTIVATION_IDENTITY
+ACTIVATION_LEAKY_RELU = FNN_ACTIVATION_LEAKY_RELU
+LEAKY_SLOPE = FNN_LEAKY_SLOPE
 # Samples per run of deferred first-layer updates (part of the per-sample work size).
 DEFERRED_ROWS = FNN_DEFERRED_ROWS
 
@@ -153,21 +163,25 @@ def padded_width(Py_ssize_t n_out, dtype):
 
 
 cdef class Architecture:
-    """Layer sizes and output type, as the engine sees them.
+    """Layer sizes, hidden activations and output type, as the engine sees them, with the weight
+    layout computed once (``fnn_layout``) for every call that uses the architecture.
 
     Parameters
     ----------
     sizes : sequence of int
         ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, all >= 1.
-    output : {OUTPUT_SOFTMAX, OUTPUT_SIGMOID}
-        Softmax over ``sizes[-1] >= 2`` classes, or one sigmoid unit (``sizes[-1] == 1``).
+    output : {OUTPUT_SOFTMAX, OUTPUT_SIGMOID, OUTPUT_MULTILABEL, OUTPUT_IDENTITY}
+        Softmax over ``sizes[-1] >= 2`` classes, one sigmoid unit (``sizes[-1] == 1``), or
+        ``sizes[-1]`` independent sigmoids or identity units.
     dtype : float64 or float32, default=float64
         The weights' type, which sets the padding of the layout (see :func:`padded_width`).
+    activations : sequence of int or None, default=None
+        One ``ACTIVATION_*`` code per hidden layer (``len(sizes) - 2``); None: all logistic.
     """
     cdef fnn_net net
-    cdef readonly object sizes, dtype
+    cdef readonly object sizes, dtype, activations, widths, offsets
 
-    def __cinit__(self, sizes, int output, dtype=np.float64):
+    def __cinit__(self, sizes, int output, dtype=np.float64, activations=None):
         self.dtype = np.dtype(dtype)
         self.net.pad_units = _pad_units(self.dtype)
         self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
@@ -183,9 +197,27 @@ cdef class Architecture:
         self.net.n_layers = <int>(view.shape[0] - 1)
         self.net.sizes = &view[0]
         self.net.output = output
-        _raise_for_status(fnn_check_net(&self.net))
-        if fnn_weight_count(&self.net) < 0 or fnn_work_size(&self.net) < 0:
+        n_hidden = view.shape[0] - 2
+        if activations is None:
+            activations = [FNN_ACTIVATION_LOGISTIC] * n_hidden
+        self.activations = np.ascontiguousarray(activations, dtype=np.intc)
+        if self.activations.shape != (n_hidden,):
+            raise ValueError(f"{self.activations.size} activations for {n_hidden} hidden layers")
+        cdef const int[::1] activation_view = self.activations
+        self.net.activation = &activation_view[0] if n_hidden else NULL
+        self.widths = np.zeros(view.shape[0], dtype=np.intp)
+        self.offsets = np.zeros(view.shape[0], dtype=np.intp)
+        cdef fnn_index[::1] widths = self.widths
+        cdef fnn_index[::1] offsets = self.offsets
+        status = fnn_layout(&self.net, &widths[0], &offsets[0])
+        if status == FNN_ERROR_SIZE or fnn_weight_count(&self.net) < 0 or fnn_work_size(&self.net) < 0:
             raise ValueError(f"layer sizes {self.sizes.tolist()} are too large for the engine")
+        _raise_for_status(status)
+
+    @property
+    def output(self):
+        """The output type (an ``OUTPUT_*`` code)."""
+        return self.net.output
 
     @property
     def n_weights(self):
@@ -261,21 +293,24 @@ cdef class Dataset:
     """
     cdef fnn_data_f64 c64
     cdef fnn_data_f32 c32
-    cdef readonly object values, indptr, indices, labels, sample_weight, dtype
+    cdef readonly object values, indptr, indices, labels, targets, sample_weight, dtype
     cdef readonly Py_ssize_t n_rows, n_features
 
     def __cinit__(self, values, Py_ssize_t n_rows, Py_ssize_t n_features, indptr=None,
-                  indices=None, labels=None, sample_weight=None):
+                  indices=None, labels=None, sample_weight=None, targets=None):
         if n_rows < 1 or n_features < 1:
             raise ValueError(f"a dataset needs at least one row and one feature, got ({n_rows}, {n_features})")
         # the kernels load whole numbers: an array whose data are not aligned to its type (a view
         # into a byte buffer at an odd offset, say) is copied once, here
-        values, indptr, indices, labels, sample_weight = [
+        values, indptr, indices, labels, sample_weight, targets = [
             None if array is None else np.require(array, requirements="A")
-            for array in (values, indptr, indices, labels, sample_weight)
+            for array in (values, indptr, indices, labels, sample_weight, targets)
         ]
+        if targets is not None and (targets.ndim != 2 or targets.shape[0] != n_rows
+                                    or not targets.flags.c_contiguous or targets.dtype != values.dtype):
+            raise ValueError(f"targets must be a C-contiguous ({n_rows}, K) array of the values' dtype")
         self.values, self.indptr, self.indices = values, indptr, indices
-        self.labels, self.sample_weight = labels, sample_weight
+        self.labels, self.sample_weight, self.targets = labels, sample_weight, targets
         self.n_rows, self.n_features = n_rows, n_features
         self.dtype = values.dtype
         if self.dtype == np.float64:
@@ -322,7 +357,12 @@ cdef class Dataset:
     cdef _fill_f64(self):
         cdef const double[::1] values = self.values
         cdef const double[::1] weights
+        cdef const double[:, ::1] targets
         self._fill_structure(&self.c64.indptr, &self.c64.indices, &self.c64.labels, values.shape[0])
+        self.c64.targets = NULL
+        if self.targets is not None and self.targets.size:
+            targets = self.targets
+            self.c64.targets = &targets[0, 0]
         self.c64.values = &values[0] if values.shape[0] else NULL
         self.c64.n_rows, self.c64.n_features = self.n_rows, self.n_features
         self.c64.sample_weight = NULL
@@ -335,7 +375,12 @@ cdef class Dataset:
     cdef _fill_f32(self):
         cdef const float[::1] values = self.values
         cdef const float[::1] weights
+        cdef const float[:, ::1] targets
         self._fill_structure(&self.c32.indptr, &self.c32.indices, &self.c32.labels, values.shape[0])
+        self.c32.targets = NULL
+        if self.targets is not None and self.targets.size:
+            targets = self.targets
+            self.c32.targets = &targets[0, 0]
         self.c32.values = &values[0] if values.shape[0] else NULL
         self.c32.n_rows, self.c32.n_features = self.n_rows, self.n_features
         self.c32.sample_weight = NULL
@@ -356,6 +401,19 @@ cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, obje
         raise ValueError(f"data has {data.n_features} features, the network expects {arch.sizes[0]}")
     if data.dtype != dtype:
         raise TypeError(f"data is {data.dtype} but the weights are {dtype}")
+    if data.targets is not None and data.targets.shape[1] != arch.sizes[arch.sizes.shape[0] - 1]:
+        raise ValueError(f"targets have {data.targets.shape[1]} columns, the network has "
+                         f"{arch.sizes[arch.sizes.shape[0] - 1]} outputs")
+    return 0
+
+
+cdef int _require_truth(Architecture arch, Dataset data, str what) except -1:
+    """The labels or targets the architecture's output needs, present in ``data``."""
+    if arch.net.output in TARGET_OUTPUTS:
+        if data.targets is None:
+            raise ValueError(f"{what} needs targets")
+    elif data.labels is None:
+        raise ValueError(f"{what} needs labels")
     return 0
 
 
@@ -376,12 +434,11 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     Returns
     -------
     loss_sum : float
-        Sum over the visited samples of ``sample_weight * cross-entropy``, each measured just
-        before that sample's update.
+        Sum over the visited samples of ``sample_weight * J`` (the output's loss), each measured
+        just before that sample's update.
     """
     _check_call(arch, W.shape[0], data, np.float64 if floating is double else np.float32)
-    if data.labels is None:
-        raise ValueError("training needs labels")
+    _require_truth(arch, data, "training")
     cdef fnn_sgd sgd
     sgd.learning_rate = learning_rate
     sgd.l2 = l2
@@ -451,8 +508,7 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
-    if data.labels is None:
-        raise ValueError("training needs labels")
+    _require_truth(arch, data, "training")
     cdef Py_ssize_t n_order = order.shape[0]
     work_elements = batch_work_size(arch, batch_size, n_order, data.indptr is not None)
     batch_size = min(batch_size, max(n_order, 1))  # a batch larger than the rows visited is those rows
@@ -528,7 +584,7 @@ def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py
 
 
 def predict(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t batch_size=DEFAULT_PREDICT_BATCH):
-    """Output-layer values of every row: ``(n_rows, K)`` softmax probabilities or ``(n_rows, 1)`` p(y=1).
+    """Output-layer values of every row, ``(n_rows, K)``: softmax probabilities, p(y=1), the K sigmoids or the identity's values.
 
     ``batch_size > 1`` sends that many rows at a time through each layer as one GEMM (BLAS);
     ``batch_size == 1`` runs the per-sample kernels, which need no BLAS.
@@ -553,14 +609,13 @@ def predict(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t b
 
 
 def loss_sum(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t batch_size=DEFAULT_PREDICT_BATCH):
-    """Sum over rows of ``sample_weight * cross-entropy`` (computed from the logits).
+    """Sum over rows of ``sample_weight * J``, J the output's loss (computed from the logits; see ``fnn.h``).
 
     ``batch_size`` chooses the GEMM (> 1) or per-sample (1) forward pass, as in :func:`predict`.
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
-    if data.labels is None:
-        raise ValueError("the loss needs labels")
+    _require_truth(arch, data, "the loss")
     if batch_size > 1:
         return _forward_all(arch, W, data, None, batch_size)
     cdef floating[::1] work = aligned_zeros(work_size(arch), dtype)
@@ -576,7 +631,7 @@ def loss_sum(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
 
 
 def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t row):
-    """Gradient of row ``row``'s cross-entropy w.r.t. the flat weights, by the engine's backward pass.
+    """Gradient of row ``row``'s loss w.r.t. the flat weights, by the engine's backward pass.
 
     Returns
     -------
@@ -585,8 +640,7 @@ def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
     """
     dtype = np.float64 if floating is double else np.float32
     _check_call(arch, W.shape[0], data, dtype)
-    if data.labels is None:
-        raise ValueError("the gradient needs labels")
+    _require_truth(arch, data, "the gradient")
     grad = np.empty(W.shape[0], dtype=dtype)
     cdef floating[::1] grad_view = grad
     cdef floating[::1] work = aligned_zeros(work_size(arch), dtype)
@@ -599,3 +653,14 @@ def gradient(Architecture arch, const floating[::1] W, Dataset data, Py_ssize_t 
             status = fnn_gradient_f32(&arch.net, &W[0], &data.c32, row, &grad_view[0], &work[0], &loss)
     _raise_for_status(status)
     return grad, loss
+
+
+def activate(int activation, floating[::1] z):
+    """``z <- g(z)`` in place for the hidden activation ``activation``, as the kernels compute it."""
+    cdef int status
+    with nogil:
+        if floating is double:
+            status = fnn_activate_f64(activation, &z[0], z.shape[0]) if z.shape[0] else FNN_OK
+        else:
+            status = fnn_activate_f32(activation, &z[0], z.shape[0]) if z.shape[0] else FNN_OK
+    _raise_for_status(status)

@@ -21,7 +21,28 @@ from . import _core
 from ._validation import issparse
 
 #: The engine's code of each output layer name of ``_validation.OUTPUTS``.
-OUTPUT_CODES = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID}
+OUTPUT_CODES = {"softmax": _core.OUTPUT_SOFTMAX, "sigmoid": _core.OUTPUT_SIGMOID,
+                "multilabel": _core.OUTPUT_MULTILABEL, "identity": _core.OUTPUT_IDENTITY}
+#: The engine's code of each hidden activation name of ``_validation.ACTIVATIONS``.
+ACTIVATION_CODES = {"logistic": _core.ACTIVATION_LOGISTIC, "tanh": _core.ACTIVATION_TANH,
+                    "relu": _core.ACTIVATION_RELU, "identity": _core.ACTIVATION_IDENTITY,
+                    "leaky_relu": _core.ACTIVATION_LEAKY_RELU}
+
+
+def architecture(sizes, output, activations, dtype):
+    """The engine's :class:`fastnn._core.Architecture` from names.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[n_features, hidden..., n_outputs]``.
+    output : str
+        One of ``_validation.OUTPUTS``.
+    activations : sequence of str
+        One of ``_validation.ACTIVATIONS`` per hidden layer.
+    dtype : np.float64 or np.float32
+    """
+    return _core.Architecture(sizes, OUTPUT_CODES[output], dtype, [ACTIVATION_CODES[a] for a in activations])
 # With n_jobs > 1, a thread publishes its updates after about this many weight touches, and
 # after 16 to 64 samples whatever the network's size. Fewer publications leave each thread
 # further behind the other's updates: on OCR large (128-50-10, lr 0.01, 10 shuffled epochs,
@@ -76,16 +97,19 @@ def unpack_weights(flat, sizes):
     return weights
 
 
-def make_dataset(X, dtype, labels=None, sample_weight=None):
-    """Wrap already-validated ``X`` (dense C-contiguous or CSR of ``dtype``) for the engine."""
+def make_dataset(X, dtype, labels=None, sample_weight=None, targets=None):
+    """Wrap already-validated ``X`` (dense C-contiguous or CSR of ``dtype``) for the engine, with
+    integer ``labels`` (softmax, sigmoid outputs) or ``(n_rows, K)`` ``targets`` of ``dtype``
+    (multilabel, identity outputs)."""
     n_rows, n_features = X.shape
     if issparse(X):
         return _core.Dataset(
             X.data, n_rows, n_features,
             indptr=X.indptr.astype(np.intp), indices=X.indices.astype(np.intp),
-            labels=labels, sample_weight=sample_weight,
+            labels=labels, sample_weight=sample_weight, targets=targets,
         )
-    return _core.Dataset(X.reshape(-1), n_rows, n_features, labels=labels, sample_weight=sample_weight)
+    return _core.Dataset(X.reshape(-1), n_rows, n_features, labels=labels, sample_weight=sample_weight,
+                         targets=targets)
 
 
 class _SingleThreadedBlas:
@@ -167,7 +191,7 @@ def predict_outputs(architecture, W, data):
 
 
 def loss_sum(architecture, W, data):
-    """Sum of the rows' weighted cross-entropies (see ``_core.loss_sum``), GEMMs on one BLAS thread."""
+    """Sum of the rows' weighted losses (see ``_core.loss_sum``), GEMMs on one BLAS thread."""
     batch = forward_batch_size(architecture, data.n_rows)
     with single_threaded_blas if batch > 1 else contextlib.nullcontext():
         return _core.loss_sum(architecture, W, data, batch)

@@ -23,19 +23,24 @@ from ._npz import _open_npz, _scan_npz
 #: Value of the ``format`` metadata key of every fastnn model file.
 MODEL_FORMAT = "fastnn-model"
 
-#: Model file format version written by this module (and the newest it reads).
-MODEL_FORMAT_VERSION = 1
+#: Model file format version written by this module (and the newest it reads). Version 2 adds
+#: the hidden layers' ``activation`` and the multilabel and identity outputs; a model of logistic
+#: units with a softmax or sigmoid output is still written as version 1, which every fastnn reads.
+MODEL_FORMAT_VERSION = 2
 
 _MAX_LAYER_SIZE = 2**31 - 1
 _MAX_METADATA_BYTES = 16 * 2**20
 _MODEL_DTYPES = ("float64", "float32")
-_OUTPUTS = ("softmax", "sigmoid")
+_OUTPUTS = ("softmax", "sigmoid", "multilabel", "identity")
+_VERSION_1_OUTPUTS = ("softmax", "sigmoid")
+_ACTIVATIONS = ("logistic", "tanh", "relu", "identity", "leaky_relu")
 _RESERVED_KEYS = (
     "format",
     "format_version",
     "fastnn_version",
     "layer_sizes",
     "output",
+    "activation",
     "dtype",
     "classes",
     "n_features",
@@ -67,7 +72,7 @@ def _is_int(value):
 
 def _validate_metadata(meta, fail):
     """Check the reserved metadata keys; ``fail(reason)`` raises.  Returns the
-    layer sizes, output, dtype name and class list."""
+    layer sizes, output, dtype name, class list and hidden activations."""
     if not isinstance(meta, dict):
         fail(f"metadata must be a JSON object, got {type(meta).__name__}")
     if "format" not in meta:
@@ -100,8 +105,21 @@ def _validate_metadata(meta, fail):
         if not 1 <= n <= _MAX_LAYER_SIZE:
             fail(f"layer_sizes[{i}] = {n} is out of range (1..{_MAX_LAYER_SIZE})")
     output = meta["output"]
-    if output not in _OUTPUTS:
-        fail(f"metadata 'output' must be 'softmax' or 'sigmoid', got {_show(output)}")
+    outputs = _OUTPUTS if version >= 2 else _VERSION_1_OUTPUTS
+    if output not in outputs:
+        choices = " or ".join(map(repr, outputs)) if len(outputs) == 2 else "one of " + ", ".join(map(repr, outputs))
+        fail(f"metadata 'output' must be {choices}, got {_show(output)}")
+    n_hidden = len(sizes) - 2
+    if version >= 2:
+        if "activation" not in meta:
+            fail("metadata key 'activation' is missing")
+        activation = meta["activation"]
+        if (not isinstance(activation, list) or len(activation) != n_hidden
+                or not all(isinstance(a, str) and a in _ACTIVATIONS for a in activation)):
+            fail(f"metadata 'activation' must list one of {', '.join(map(repr, _ACTIVATIONS))} for each of the"
+                 f" {n_hidden} hidden layer(s), got {_show(activation)}")
+    else:
+        activation = ["logistic"] * n_hidden
     dtype = meta["dtype"]
     if dtype not in _MODEL_DTYPES:
         fail(f"metadata 'dtype' must be 'float64' or 'float32', got {_show(dtype)}")
@@ -110,7 +128,7 @@ def _validate_metadata(meta, fail):
         fail(f"a sigmoid output has 1 unit, but layer_sizes ends in {n_out}")
     if output == "softmax" and n_out < 2:
         fail(f"a softmax output needs at least 2 units, but layer_sizes ends in {n_out}")
-    n_classes = 2 if output == "sigmoid" else n_out
+    n_classes = _class_count(output, n_out)
     classes = meta["classes"]
     if not isinstance(classes, list):
         fail(f"metadata 'classes' must be a list, got {type(classes).__name__}")
@@ -129,7 +147,12 @@ def _validate_metadata(meta, fail):
     n_features = meta["n_features"]
     if not _is_int(n_features) or n_features != sizes[0]:
         fail(f"metadata 'n_features' is {_show(n_features)} but layer_sizes starts with {sizes[0]}")
-    return sizes, output, dtype, classes
+    return sizes, output, dtype, classes, activation
+
+
+def _class_count(output, n_out):
+    """Entries of the ``classes`` list: 2 for one sigmoid unit, none for regression, else one per unit."""
+    return 2 if output == "sigmoid" else 0 if output == "identity" else n_out
 
 
 def _read_model(path):
@@ -165,7 +188,7 @@ def _read_model(path):
                     meta = json.loads(text)
                 except (ValueError, RecursionError) as exc:
                     raise make_error(f"'metadata' is not valid JSON: {exc}") from exc
-                sizes, output, dtype_name, _ = _validate_metadata(meta, fail)
+                sizes, output, dtype_name, _, _ = _validate_metadata(meta, fail)
                 n_layers = len(sizes) - 1
                 weight_keys = [k for k in arrays if k != "metadata"]
                 if len(weight_keys) != n_layers:
@@ -207,7 +230,7 @@ def _read_model(path):
 
 def _model_bytes(net, *, metadata=None, classes=None):
     """:func:`fastnn.io.model_bytes`."""
-    weights, output, extra = _model_weights(net)
+    weights, output, activation, extra = _model_weights(net)
     if extra:
         metadata = {**extra, **(metadata or {})}
     dtype = getattr(net, "dtype", None)
@@ -224,13 +247,14 @@ def _model_bytes(net, *, metadata=None, classes=None):
         )
     if classes is None:
         classes = getattr(net, "classes_", None)
-    return _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata)
+    return _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata,
+                         activation=activation)
 
 
 def _model_weights(net):
-    """``(weights in the fastnn layout, output, extra metadata)`` of a fitted model."""
+    """``(weights in the fastnn layout, output, hidden activations, extra metadata)`` of a fitted model."""
     try:
-        return net.weights_, getattr(net, "output", None), None
+        return net.weights_, getattr(net, "_output", getattr(net, "output", None)), getattr(net, "_activations", None), None
     except AttributeError:
         pass
     try:
@@ -241,7 +265,13 @@ def _model_weights(net):
             " Network.from_weights()"
         ) from None
     weights = [np.column_stack([b, np.asarray(W).T]) for W, b in zip(coefs, intercepts)]
-    output = "sigmoid" if getattr(net, "out_activation_", None) == "logistic" else "softmax"
+    out_activation = getattr(net, "out_activation_", None)
+    if out_activation == "logistic":
+        output = "multilabel" if getattr(net, "_multilabel", False) else "sigmoid"
+    else:
+        output = {"identity": "identity"}.get(out_activation, "softmax")
+    activation = getattr(net, "activation", "logistic")
+    activation = [activation] * (len(weights) - 1) if isinstance(activation, str) else list(activation)
     params = {}
     get_params = getattr(net, "get_params", None)
     for key, value in (get_params(deep=False) if get_params else {}).items():
@@ -249,10 +279,10 @@ def _model_weights(net):
             params[key] = value
         elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
             params[key] = list(value)
-    return weights, output, {"saved_from": {"class": type(net).__name__, "params": params}}
+    return weights, output, activation, {"saved_from": {"class": type(net).__name__, "params": params}}
 
 
-def _encode_model(weights, *, output=None, dtype=None, classes=None, metadata=None):
+def _encode_model(weights, *, output=None, dtype=None, classes=None, metadata=None, activation=None):
     """The bytes of a model file; parameters and errors as :func:`write_model`."""
     if isinstance(weights, np.ndarray) or not hasattr(weights, "__len__") or len(weights) == 0:
         raise ValueError("weights must be a non-empty list of 2-D arrays, one per layer")
@@ -282,8 +312,14 @@ def _encode_model(weights, *, output=None, dtype=None, classes=None, metadata=No
     if output is None:
         output = "sigmoid" if sizes[-1] == 1 else "softmax"
     if output not in _OUTPUTS:
-        raise ValueError(f"output must be 'softmax' or 'sigmoid', got {output!r}")
-    n_classes = 2 if output == "sigmoid" else sizes[-1]
+        raise ValueError(f"output must be one of {', '.join(map(repr, _OUTPUTS))}, got {output!r}")
+    n_hidden = len(sizes) - 2
+    if activation is None:
+        activation = ["logistic"] * n_hidden
+    elif isinstance(activation, str):
+        activation = [activation] * n_hidden
+    activation = list(activation)
+    n_classes = _class_count(output, sizes[-1])
     if classes is None:
         classes = list(range(n_classes))
     elif isinstance(classes, np.ndarray):
@@ -299,12 +335,15 @@ def _encode_model(weights, *, output=None, dtype=None, classes=None, metadata=No
     clash = [key for key in extra if key in _RESERVED_KEYS]
     if clash:
         raise ValueError(f"metadata keys {clash} are reserved for the file format; rename them")
+    # version 1 where it says everything, so that older fastnn versions read the file
+    version_1 = output in _VERSION_1_OUTPUTS and activation == ["logistic"] * n_hidden
     meta = {
         "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        "format_version": 1 if version_1 else MODEL_FORMAT_VERSION,
         "fastnn_version": _fastnn_version(),
         "layer_sizes": sizes,
         "output": output,
+        **({} if version_1 else {"activation": activation}),
         "dtype": dtype.name,
         "classes": classes,
         "n_features": sizes[0],

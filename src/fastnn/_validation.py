@@ -10,8 +10,13 @@ import numpy as np
 # The vocabulary every surface (Network, MLPClassifier, the command line, model files) checks against.
 #: Precisions of the weights and the arithmetic.
 DTYPES = {"float64": np.float64, "float32": np.float32}
-#: Output layers: a softmax over K >= 2 classes, or one sigmoid unit for two.
-OUTPUTS = ("softmax", "sigmoid")
+#: Output layers: a softmax over K >= 2 classes, one sigmoid unit for two, K independent sigmoids
+#: (multilabel: an (n, K) 0/1 indicator y), or K identity units (regression: real targets).
+OUTPUTS = ("softmax", "sigmoid", "multilabel", "identity")
+#: The outputs trained on real-valued targets (an (n, K) array) instead of class labels.
+TARGET_OUTPUTS = ("multilabel", "identity")
+#: Hidden activations, scikit-learn's names plus leaky_relu (slope 0.01 below 0).
+ACTIVATIONS = ("logistic", "tanh", "relu", "identity", "leaky_relu")
 #: Named initial weights (see ``fastnn._training.initial_weights``); the estimator adds "sklearn".
 INITS = ("uniform", "zeros", "glorot")
 #: A softmax over more classes than this needs most of them to occur in the labels (a stray label
@@ -201,6 +206,69 @@ def check_labels(y, n_rows, *, name="y"):
     if y.size and y.max() >= 2**31 - 1:
         raise ValueError(f"{name} has a label too large to be a class index ({y.max()})")
     return y.astype(np.int32)
+
+
+def check_targets(y, n_rows, dtype, *, name="y", indicator=False):
+    """Real-valued targets as a C-contiguous ``(n_samples, K)`` array of ``dtype``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, K)
+        Finite numbers; a 1-D ``y`` is one target.
+    n_rows : int
+        Number of rows of the matching X.
+    dtype : np.float64 or np.float32
+    indicator : bool, default=False
+        Require 0/1 values (a multilabel indicator matrix).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, K)
+    """
+    if issparse(y):
+        y = y.toarray()
+    what = "a 0/1 indicator matrix of labels" if indicator else "real-valued targets"
+    array = _numeric_array(y, name)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] < 1:
+        raise ValueError(f"{name} must be {what} of shape (n_samples,) or (n_samples, n_outputs), "
+                         f"got shape {array.shape}")
+    if array.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows but {name} has {array.shape[0]}; they must match")
+    if indicator:
+        if not np.isin(array, (0, 1)).all():
+            bad = array[~np.isin(array, (0, 1))].ravel()[0].item()
+            raise ValueError(f"{name} must be {what}: every value 0 or 1, found {bad!r}")
+    with np.errstate(over="ignore"):
+        converted = np.require(array.astype(dtype, copy=False), requirements=["C", "A"])
+    if not np.isfinite(converted).all():
+        raise ValueError(f"{name} contains NaN or infinity; {what} must be finite"
+                         + (f" in {np.dtype(dtype).name}" if np.isfinite(array).all() else ""))
+    return converted
+
+
+def check_activations(activation, n_hidden, name="activation"):
+    """One activation name per hidden layer: a name for all of them, or a list of ``n_hidden``.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if isinstance(activation, str):
+        check_choice(activation, name, ACTIVATIONS)
+        return (activation,) * n_hidden
+    try:
+        names = tuple(activation)
+    except TypeError:
+        raise InvalidValue(name, f"one of {', '.join(map(repr, ACTIVATIONS))} or a list of them, one per "
+                           "hidden layer", activation) from None
+    if len(names) != n_hidden:
+        raise ValueError(f"{name} lists {len(names)} activations but the network has {n_hidden} hidden "
+                         f"layer(s); give one name, or one per hidden layer")
+    for entry in names:
+        check_choice(entry, name, ACTIVATIONS)
+    return names
 
 
 def _real(value, name, condition):

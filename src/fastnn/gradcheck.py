@@ -4,8 +4,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import _core
-from ._validation import check_labels, check_matrix
+from . import _core, _engine
+from ._validation import TARGET_OUTPUTS, check_labels, check_matrix, check_targets
 from ._engine import make_dataset, pack_weights, unpack_weights
 from .network import Network
 
@@ -113,7 +113,8 @@ def layer_gradients(model, x, y, *, eps=1e-5, return_loss=False):
     model : Network
         Fitted.
     x : array-like of shape (n_features,)
-    y : int
+    y : int or array-like
+        The class label, or the row's targets (multilabel, identity outputs).
     eps : float
     return_loss : bool, default=False
         Also return the sample's loss.
@@ -133,14 +134,21 @@ def layer_gradients(model, x, y, *, eps=1e-5, return_loss=False):
         raise ValueError(f"x must be one sample of shape (n_features,), got shape {np.shape(x)}")
     if X.shape[1] != model.n_features_in_:
         raise ValueError(f"x has {X.shape[1]} features, the network expects {model.n_features_in_}")
-    label = check_labels(np.atleast_1d(y), 1)
-    if label[0] >= model.n_classes_:
-        raise ValueError(f"label {label[0]} is not one of the network's {model.n_classes_} classes")
+    if model._output in TARGET_OUTPUTS:
+        targets = check_targets(np.reshape(y, (1, -1)), 1, np.float64, indicator=model._output == "multilabel")
+        if targets.shape[1] != model.n_outputs_:
+            raise ValueError(f"y has {targets.shape[1]} targets, the network has {model.n_outputs_} outputs")
+        truth = {"targets": targets}
+    else:
+        label = check_labels(np.atleast_1d(y), 1)
+        if label[0] >= model.n_classes_:
+            raise ValueError(f"label {label[0]} is not one of the network's {model.n_classes_} classes")
+        truth = {"labels": label}
     # in float64 whatever the network's precision: the finite differences need its resolution
     sizes = model._sizes
-    arch = _core.Architecture(sizes, model._check_output(model.output), np.float64)
+    arch = _engine.architecture(sizes, model._output, model._activations, np.float64)
     W = pack_weights(model.weights_, np.float64)
-    data = make_dataset(X, np.float64, labels=label)
+    data = make_dataset(X, np.float64, **truth)
     analytic, loss = _core.gradient(arch, W, data, 0)
     numeric = np.empty_like(W)
     for k in range(W.shape[0]):

@@ -30,13 +30,18 @@ as ``net.weights_`` shows them) and a ``metadata`` entry, a JSON document stored
 as a 1-D ``uint8`` array (never as a pickled object).  The metadata records::
 
     format          "fastnn-model"
-    format_version  1
+    format_version  1 or 2
     fastnn_version  version of the writer (or null when unknown)
     layer_sizes     [n_in, h1, ..., n_out]
-    output          "softmax" or "sigmoid"
+    output          "softmax", "sigmoid", "multilabel" (version 2) or "identity" (version 2)
+    activation      the hidden layers' activations, one name each (version 2; version 1: logistic)
     dtype           "float64" or "float32"
-    classes         the class labels (JSON list; K entries for softmax, 2 for sigmoid)
+    classes         the class labels (JSON list; K entries for softmax and multilabel, 2 for
+                    sigmoid, none for identity)
     n_features      n_in
+
+A logistic network with a softmax or sigmoid output is written as version 1, which
+fastnn versions from before version 2 read too.
 
 plus any keys the caller passes (training settings, final metrics, an
 ``interrupted`` flag, ...).  The file is written atomically (``write_atomic``),
@@ -341,7 +346,8 @@ def load(path):
     weights, metadata = read_model(path)
     from . import Network
 
-    net = Network.from_weights(weights, output=metadata["output"], dtype=metadata["dtype"])
+    net = Network.from_weights(weights, output=metadata["output"], dtype=metadata["dtype"],
+                               activation=metadata.get("activation", "logistic"))
     net.metadata_ = metadata
     return net
 
@@ -399,7 +405,7 @@ def model_bytes(net, *, metadata=None, classes=None):
     return _model_bytes(net, metadata=metadata, classes=classes)
 
 
-def write_model(path, weights, *, output=None, dtype=None, classes=None, metadata=None):
+def write_model(path, weights, *, output=None, dtype=None, classes=None, metadata=None, activation=None):
     """Write weight matrices and metadata as a fastnn model file, atomically.
 
     Parameters
@@ -409,16 +415,21 @@ def write_model(path, weights, *, output=None, dtype=None, classes=None, metadat
     weights : sequence of array_like
         ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``, bias in column 0, all of
         one float dtype, finite.
-    output : {"softmax", "sigmoid"}, optional
+    output : {"softmax", "sigmoid", "multilabel", "identity"}, optional
         The output layer; inferred from the last layer when omitted (one unit means
-        sigmoid).
+        sigmoid, more a softmax).
     dtype : {"float64", "float32"}, optional
         The dtype to record and store; by default that of the weights.
     classes : sequence, optional
-        Class labels (strings or numbers), ``K`` of them for a softmax output
-        with ``K`` units and 2 for a sigmoid output; by default ``0..K-1``.
+        Class labels (strings or numbers), ``K`` of them for a softmax or multilabel
+        output with ``K`` units, 2 for a sigmoid output, none for the identity
+        output; by default ``0..K-1``.
     metadata : dict, optional
         Extra JSON-serialisable information (see :func:`save`).
+    activation : str or list of str, optional
+        The hidden layers' activation, one name or one per hidden layer; by default
+        logistic. A logistic model with a softmax or sigmoid output is written as
+        format version 1 (readable by every fastnn), any other as version 2.
 
     Raises
     ------
@@ -427,7 +438,8 @@ def write_model(path, weights, *, output=None, dtype=None, classes=None, metadat
     OSError
         If the file cannot be written (an existing file is left unchanged).
     """
-    write_atomic(path, _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata))
+    write_atomic(path, _encode_model(weights, output=output, dtype=dtype, classes=classes, metadata=metadata,
+                                     activation=activation))
 
 
 def writes_through(path):

@@ -16,6 +16,8 @@ from ._engine import make_dataset, pack_weights, unpack_weights
 from ._validation import (
     INITS,
     OUTPUTS,
+    TARGET_OUTPUTS,
+    check_activations,
     check_choice,
     check_count,
     check_dtype,
@@ -24,6 +26,7 @@ from ._validation import (
     check_matrix,
     check_nonnegative_finite,
     check_positive_finite,
+    check_targets,
     check_weight_list,
     implausible_classes,
 )
@@ -33,19 +36,22 @@ _MAX_WEIGHT_BYTES = 1 << 40
 
 
 class Network:
-    """A fully-connected sigmoid network trained by per-sample SGD.
+    """A fully-connected network trained by per-sample SGD.
 
-    Hidden layers compute ``z = sigmoid(W @ [1, *z_prev])``; the output layer is a softmax over
-    K classes (mean cross-entropy loss) or one sigmoid unit (binary cross-entropy). Training
-    visits the rows in order (or a fresh permutation per epoch with ``shuffle=True``) and
-    updates the weights after every row: ``W <- W - learning_rate * (dJ/dW + l2 * W_nonbias)``.
+    Hidden layers compute ``z = g(W @ [1, *z_prev])`` with ``g`` the layer's activation; the
+    output layer is a softmax over K classes (mean cross-entropy loss), one sigmoid unit (binary
+    cross-entropy), K independent sigmoids (multilabel: binary cross-entropy summed over the K
+    labels) or K identity units (regression: ``0.5 * ||y_hat - y||^2``). Training visits the
+    rows in order (or a fresh permutation per epoch with ``shuffle=True``) and updates the
+    weights after every row: ``W <- W - learning_rate * (dJ/dW + l2 * W_nonbias)``.
 
     Parameters
     ----------
     hidden : tuple of int, default=(50,)
-        Units of each hidden layer; ``()`` is logistic/softmax regression.
-    output : {"softmax", "sigmoid"}, default="softmax"
-        ``"sigmoid"`` is one output unit for two classes.
+        Units of each hidden layer; ``()`` is logistic/softmax (or linear) regression.
+    output : {"softmax", "sigmoid", "multilabel", "identity"}, default="softmax"
+        ``"sigmoid"`` is one output unit for two classes; ``"multilabel"`` takes an ``(n, K)``
+        0/1 indicator ``y``; ``"identity"`` takes real targets ``(n,)`` or ``(n, K)``.
     init : {"uniform", "zeros", "glorot"} or list of ndarray, default="uniform"
         See :func:`fastnn._training.initial_weights`; a list gives the starting weights in the
         :attr:`weights_` layout (copied, never modified).
@@ -69,6 +75,10 @@ class Network:
     n_jobs : int, default=1
         Threads training together on shared weights without locks (Hogwild!, see
         :func:`fastnn._engine.sgd_epoch`). Only ``n_jobs=1`` is exactly reproducible.
+    activation : {"logistic", "tanh", "relu", "identity", "leaky_relu"} or list, default="logistic"
+        The hidden layers' activation: one name for all, or one per hidden layer. The backward
+        pass takes each derivative from the stored activation: ``z (1 - z)``, ``1 - z^2``,
+        ``[z > 0]``, ``1``, and ``1`` or ``0.01`` for leaky_relu (slope 0.01 below 0).
 
     Attributes
     ----------
@@ -76,9 +86,11 @@ class Network:
         One ``(n_out, n_in + 1)`` array per layer, bias in column 0 (copies).
     n_features_in_ : int
     n_classes_ : int
-        K; 2 for the sigmoid output.
+        K; 2 for the sigmoid output (the classification outputs only).
+    n_outputs_ : int
+        Units of the output layer.
     history_ : dict
-        ``{"train_loss": [...], "val_loss": [...]}``: mean cross-entropy on the training (and
+        ``{"train_loss": [...], "val_loss": [...]}``: the mean loss on the training (and
         validation) rows after each epoch.
     n_epochs_ : int
         Epochs completed.
@@ -97,8 +109,10 @@ class Network:
     """
 
     def __init__(self, hidden=(50,), output="softmax", init="uniform", learning_rate=0.01, epochs=10,
-                 l2=0.0, shuffle=False, dtype="float64", random_state=None, batch_size=1, n_jobs=1):
+                 l2=0.0, shuffle=False, dtype="float64", random_state=None, batch_size=1, n_jobs=1,
+                 activation="logistic"):
         self.hidden = hidden
+        self.activation = activation
         self.output = output
         self.init = init
         self.learning_rate = learning_rate
@@ -112,33 +126,40 @@ class Network:
 
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in
-                           ("hidden", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
+                           ("hidden", "activation", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
                             "dtype", "random_state", "batch_size", "n_jobs") if not isinstance(getattr(self, k), list))
         return f"Network({params})"
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_weights(cls, weights, output="softmax", dtype="float64"):
+    def from_weights(cls, weights, output="softmax", dtype="float64", activation="logistic"):
         """A fitted network with the given weights (e.g. loaded from a file).
 
         Parameters
         ----------
         weights : list of ndarray
             One ``(n_out, n_in + 1)`` array per layer, bias in column 0, finite.
-        output : {"softmax", "sigmoid"}
+        output : {"softmax", "sigmoid", "multilabel", "identity"}
         dtype : {"float64", "float32"}
+        activation : str or list of str, default="logistic"
+            The hidden layers' activation (see the class).
 
         Returns
         -------
         Network
         """
         dtype_ = check_dtype(dtype)
-        output_code = cls._check_output(output)
+        check_choice(output, "output", OUTPUTS)
         arrays, sizes = check_weight_list(weights, name="weights")
+        activations = check_activations(activation, len(sizes) - 2)
+        if output == "sigmoid" and sizes[-1] != 1:
+            raise ValueError(f"the sigmoid output has 1 unit; the last matrix of weights has {sizes[-1]}")
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError("the softmax output needs at least 2 output units; the last matrix of weights has 1")
         net = cls(hidden=tuple(sizes[1:-1]), output=output, init=[W.copy() for W in arrays],
-                  dtype=np.dtype(dtype_).name)
-        net._set_fitted(sizes, output_code, pack_weights(arrays, dtype_), dtype_)
+                  dtype=np.dtype(dtype_).name, activation=activation)
+        net._set_fitted(sizes, output, activations, pack_weights(arrays, dtype_), dtype_)
         net.history_ = {"train_loss": [], "val_loss": []}
         net.n_epochs_ = 0
         net.interrupted_ = False
@@ -164,7 +185,7 @@ class Network:
         return state
 
     @classmethod
-    def from_state_dict(cls, state, output="softmax", dtype="float64"):
+    def from_state_dict(cls, state, output="softmax", dtype="float64", activation="logistic"):
         """A fitted network from a ``torch.nn.Sequential(Linear, Sigmoid, ...)`` state_dict.
 
         Parameters
@@ -172,8 +193,10 @@ class Network:
         state : mapping of str to array-like or torch.Tensor
             ``"{i}.weight"`` ``(n_out, n_in)`` and ``"{i}.bias"`` ``(n_out,)`` for each Linear
             module ``i``, in increasing ``i`` (any numbering).
-        output : {"softmax", "sigmoid"}
+        output : {"softmax", "sigmoid", "multilabel", "identity"}
         dtype : {"float64", "float32"}
+        activation : str or list of str, default="logistic"
+            The activation modules between the Linear layers (see the class).
 
         Returns
         -------
@@ -206,19 +229,25 @@ class Network:
                 raise ValueError(f"module {index}: weight of shape {weight.shape} and bias of shape {bias.shape} "
                                  "are not a Linear layer's (n_out, n_in) and (n_out,)")
             weights.append(np.column_stack([bias, weight]))
-        return cls.from_weights(weights, output=output, dtype=dtype)
+        return cls.from_weights(weights, output=output, dtype=dtype, activation=activation)
 
     @staticmethod
     def _check_output(output):
         return _engine.OUTPUT_CODES[check_choice(output, "output", OUTPUTS)]
 
-    def _set_fitted(self, sizes, output_code, flat, dtype):
+    def _set_fitted(self, sizes, output, activations, flat, dtype):
         self._sizes = [int(s) for s in sizes]
-        self._architecture = _core.Architecture(self._sizes, output_code, dtype)
+        self._output = output
+        self._activations = tuple(activations)
+        self._architecture = _engine.architecture(self._sizes, output, self._activations, dtype)
         self._flat = _core.ensure_aligned(flat)
         self._dtype = dtype
         self.n_features_in_ = self._sizes[0]
-        self.n_classes_ = 2 if output_code == _core.OUTPUT_SIGMOID else self._sizes[-1]
+        self.n_outputs_ = self._sizes[-1]
+        if output in TARGET_OUTPUTS and output != "multilabel":
+            self.__dict__.pop("n_classes_", None)
+        else:
+            self.n_classes_ = 2 if output == "sigmoid" else self._sizes[-1]
 
     # ------------------------------------------------------------------ training
 
@@ -230,8 +259,10 @@ class Network:
         X : array-like of shape (n_samples, n_features), or scipy sparse matrix
             Any numbers (lists, int/bool/float arrays, any memory order); converted once,
             never modified. Sparse input is trained on without densifying.
-        y : array-like of shape (n_samples,)
-            Integer labels ``0..K-1`` (``0``/``1`` for the sigmoid output).
+        y : array-like
+            Integer labels ``0..K-1`` of shape (n_samples,) (``0``/``1`` for the sigmoid
+            output); a 0/1 indicator matrix (n_samples, K) for ``"multilabel"``; real targets
+            (n_samples,) or (n_samples, K) for ``"identity"``.
         X_val, y_val : optional
             Validation rows whose loss is recorded after each epoch.
         callback : callable, optional
@@ -277,41 +308,61 @@ class Network:
             if function is not None and not callable(function):
                 raise TypeError(f"{name} must be callable, got {type(function).__name__}")
         params = self._check_params()
-        dtype, output_code = params["dtype"], params["output_code"]
+        dtype, output_code, output = params["dtype"], params["output_code"], self.output
 
         X = check_matrix(X, dtype)
-        y = check_labels(y, X.shape[0])
+        y = self._check_truth(y, X.shape[0], dtype, output)
         if (X_val is None) != (y_val is None):
             raise ValueError("pass both X_val and y_val, or neither")
         if X_val is not None:
             X_val = check_matrix(X_val, dtype, name="X_val")
-            y_val = check_labels(y_val, X_val.shape[0], name="y_val")
+            y_val = self._check_truth(y_val, X_val.shape[0], dtype, output, name="y_val")
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+            if output in TARGET_OUTPUTS and y_val.shape[1] != y.shape[1]:
+                raise ValueError(f"y_val has {y_val.shape[1]} columns but y has {y.shape[1]}")
 
         sizes, weights = self._initial_state(X.shape[1], params["hidden"], output_code, y, y_val, params["rng"],
                                              dtype)
-        n_classes = 2 if output_code == _core.OUTPUT_SIGMOID else sizes[-1]
-        for labels, name in ((y, "y"), (y_val, "y_val")):
-            if labels is not None and labels.size and labels.max() >= n_classes:
-                raise ValueError(
-                    f"{name} has label {labels.max()} but the {self.output} output has {n_classes} classes "
-                    f"(labels must be 0..{n_classes - 1})"
-                )
+        activations = check_activations(self.activation, len(sizes) - 2)
+        if output in TARGET_OUTPUTS:
+            if y.shape[1] != sizes[-1]:
+                raise ValueError(f"y has {y.shape[1]} columns but the network has {sizes[-1]} outputs")
+        else:
+            n_classes = 2 if output_code == _core.OUTPUT_SIGMOID else sizes[-1]
+            for labels, name in ((y, "y"), (y_val, "y_val")):
+                if labels is not None and labels.size and labels.max() >= n_classes:
+                    raise ValueError(
+                        f"{name} has label {labels.max()} but the {self.output} output has {n_classes} classes "
+                        f"(labels must be 0..{n_classes - 1})"
+                    )
         batch_size = params["batch_size"]
         if batch_size > X.shape[0]:
             warnings.warn(f"batch_size={batch_size} is larger than the {X.shape[0]} training rows; "
                           "it is clipped to them", UserWarning, stacklevel=3)
             batch_size = X.shape[0]
-        self._set_fitted(sizes, output_code, pack_weights(weights, dtype), dtype)
+        self._set_fitted(sizes, output, activations, pack_weights(weights, dtype), dtype)
         self._clear_fit_state()
 
-        train = make_dataset(X, dtype, labels=y)
-        validation = None if X_val is None else make_dataset(X_val, dtype, labels=y_val)
+        train = make_dataset(X, dtype, **self._truth_arguments(y))
+        validation = None if X_val is None else make_dataset(X_val, dtype, **self._truth_arguments(y_val))
         settings = dict(learning_rate=params["learning_rate"], l2=params["l2"], batch_size=batch_size,
                         n_jobs=params["n_jobs"])
         self._run_epochs(train, validation, params["epochs"], settings, params["rng"], callback, progress)
         return self
+
+    @staticmethod
+    def _check_truth(y, n_rows, dtype, output, name="y"):
+        """``y`` checked for ``output``: int32 labels, or ``(n_rows, K)`` targets of ``dtype``."""
+        if output in TARGET_OUTPUTS:
+            return check_targets(y, n_rows, dtype, name=name, indicator=output == "multilabel")
+        return check_labels(y, n_rows, name=name)
+
+    def _truth_arguments(self, y):
+        """``make_dataset``'s keyword for checked ``y``: ``labels=`` or ``targets=``."""
+        if y is None:
+            return {}
+        return {"targets": y} if self._output in TARGET_OUTPUTS else {"labels": y}
 
     def _rng(self):
         if isinstance(self.random_state, np.random.Generator):
@@ -329,12 +380,14 @@ class Network:
                 raise ValueError(f"init must be one of {INITS} or a list of weight matrices, got {self.init!r}")
             if output_code == _core.OUTPUT_SIGMOID:
                 n_outputs = 1
+            elif self.output in TARGET_OUTPUTS:
+                n_outputs = y.shape[1]
             else:
                 n_outputs = self._count_classes(y, y_val)
             sizes = [n_features, *hidden, n_outputs]
             self._check_size(sizes, dtype)
             return sizes, _training.initial_weights(sizes, self.init, rng, dtype)
-        n_outputs = 1 if output_code == _core.OUTPUT_SIGMOID else None
+        n_outputs = 1 if output_code == _core.OUTPUT_SIGMOID else y.shape[1] if self.output in TARGET_OUTPUTS else None
         weights, sizes = check_weight_list(self.init, n_features=n_features, n_outputs=n_outputs)
         if output_code == _core.OUTPUT_SOFTMAX and sizes[-1] < 2:
             raise ValueError("the softmax output needs at least 2 output units; the last matrix of init has 1")
@@ -406,16 +459,16 @@ class Network:
 
             raise NotFittedError("this Network is not fitted yet; call fit(X, y) first")
 
-    def _dataset(self, X, labels=None):
+    def _dataset(self, X, y=None):
         self._check_fitted()
         X = check_matrix(X, self._dtype)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this Network is expecting "
                              f"{self.n_features_in_} features as input")
-        return make_dataset(X, self._dtype, labels=labels)
+        return make_dataset(X, self._dtype, **self._truth_arguments(y))
 
     def predict_proba(self, X):
-        """Class probabilities.
+        """Class probabilities (the classification outputs).
 
         Parameters
         ----------
@@ -424,16 +477,21 @@ class Network:
         Returns
         -------
         ndarray of shape (n_samples, K), dtype of the network
-            Rows sum to 1; for the sigmoid output the columns are ``[1 - p, p]``.
+            Rows sum to 1 for the softmax; for the sigmoid output the columns are ``[1 - p, p]``;
+            for ``"multilabel"`` each column is its label's probability.
         """
+        self._check_fitted()
+        if self._output == "identity":
+            raise AttributeError("a network with the identity output predicts values, not probabilities; "
+                                 "use predict")
         data = self._dataset(X)
         out = _engine.predict_outputs(self._architecture, self._flat, data)
-        if self._architecture.sizes[-1] == 1 and self.n_classes_ == 2:
+        if self._output == "sigmoid":
             return np.hstack([1 - out, out])
         return out
 
     def predict(self, X):
-        """Most probable class of each row, as ints ``0..K-1``.
+        """Predictions: classes, label sets or values, by the output layer.
 
         Parameters
         ----------
@@ -441,29 +499,45 @@ class Network:
 
         Returns
         -------
-        ndarray of int64, shape (n_samples,)
+        ndarray
+            Softmax and sigmoid outputs: the most probable class of each row, int64 ``0..K-1``,
+            shape (n_samples,). Multilabel: the labels whose probability exceeds 0.5, an int64
+            0/1 matrix (n_samples, K). Identity: the outputs, shape (n_samples,) for one output,
+            else (n_samples, K), dtype of the network.
         """
+        self._check_fitted()
+        if self._output == "identity":
+            out = _engine.predict_outputs(self._architecture, self._flat, self._dataset(X))
+            return out[:, 0] if out.shape[1] == 1 else out
+        if self._output == "multilabel":
+            return (self.predict_proba(X) > 0.5).astype(np.int64)
         return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
 
     def loss(self, X, y):
-        """Mean cross-entropy of the labels under the model.
+        """Mean loss of ``y`` under the model (the training objective without the L2 term).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or sparse matrix
-        y : array-like of shape (n_samples,)
-            Integer labels ``0..K-1``.
+        y : array-like
+            As for :meth:`fit`: integer labels ``0..K-1``, a 0/1 indicator matrix
+            (multilabel), or real targets (identity).
 
         Returns
         -------
         float
+            Cross-entropy; binary cross-entropy summed over the labels (multilabel);
+            ``0.5 * ||y_hat - y||^2`` (identity).
         """
         self._check_fitted()
         X = check_matrix(X, self._dtype)
-        labels = check_labels(y, X.shape[0])
-        if labels.size and labels.max() >= self.n_classes_:
-            raise ValueError(f"y has label {labels.max()} but the model has {self.n_classes_} classes")
-        data = self._dataset(X, labels=labels)
+        truth = self._check_truth(y, X.shape[0], self._dtype, self._output)
+        if self._output in TARGET_OUTPUTS:
+            if truth.shape[1] != self.n_outputs_:
+                raise ValueError(f"y has {truth.shape[1]} columns but the model has {self.n_outputs_} outputs")
+        elif truth.size and truth.max() >= self.n_classes_:
+            raise ValueError(f"y has label {truth.max()} but the model has {self.n_classes_} classes")
+        data = self._dataset(X, truth)
         return self._mean_loss(data)
 
     @property
@@ -482,4 +556,8 @@ class Network:
         self.__dict__.update(state)
         if state.get("_flat") is not None:
             self._flat = _core.ensure_aligned(self._flat)
-            self._architecture = _core.Architecture(self._sizes, self._check_output(self.output), self._flat.dtype)
+            # networks pickled before activations and the new outputs existed were logistic
+            self._output = state.get("_output", self.output)
+            self._activations = state.get("_activations", ("logistic",) * (len(self._sizes) - 2))
+            self._architecture = _engine.architecture(self._sizes, self._output, self._activations,
+                                                      self._flat.dtype)

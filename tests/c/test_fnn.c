@@ -98,10 +98,18 @@ typedef struct shape {
     const char *name;
 } shape;
 
-/* The engine's view of a shape, its layout padded to multiples of pad_units columns. */
+/* The engine's view of a shape, its layout padded to multiples of pad_units columns. The layout
+ * tables live in a ring of static buffers: a test holds a few nets at a time, never eight. */
 static fnn_net as_net(const shape *s, fnn_index pad_units)
 {
-    fnn_net net = {s->n_layers, s->sizes, s->output, pad_units};
+    static fnn_index tables[8][2][MAX_LAYERS + 1];
+    static int next;
+    fnn_index(*table)[MAX_LAYERS + 1] = tables[next++ % 8];
+    fnn_net net = {s->n_layers, s->sizes, s->output, pad_units, NULL, NULL, NULL, 0, 0};
+    if (fnn_layout(&net, table[0], table[1]) != FNN_OK) {
+        fprintf(stderr, "%s: no layout for pad_units %td\n", s->name, pad_units);
+        exit(2);
+    }
     return net;
 }
 
@@ -248,41 +256,83 @@ static double max_abs(const double *a, size_t n)
 
 /* ------------------------------------------------------------------ layout helpers (untyped) */
 
+/* fnn_check_net of net once fnn_layout has filled its tables (the architecture's own errors
+ * come from both). */
+static int laid_out_status(fnn_net net)
+{
+    fnn_index width[8], offset[8];
+    if (net.n_layers >= 8) return -100;
+    const int status = fnn_layout(&net, width, offset);
+    return status != FNN_OK ? status : fnn_check_net(&net);
+}
+
 static void test_check_net(void)
 {
     const fnn_index good[] = {3, 4, 2}, one_out[] = {3, 4, 1}, zero_hidden[] = {3, 0, 2}, zero_in[] = {0, 2};
-    fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
-    CHECK(fnn_check_net(&net) == FNN_OK, "valid softmax net");
+    const int known[] = {FNN_ACTIVATION_TANH}, unknown[] = {5};
+    fnn_net net = {2, good, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64, NULL, NULL, NULL, 0, 0};
+    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYOUT, "a net without its layout");
+    CHECK(laid_out_status(net) == FNN_OK, "valid softmax net");
+    {
+        fnn_index width[3], offset[3];
+        CHECK(fnn_layout(&net, width, offset) == FNN_OK && net.width == width && net.offset == offset,
+              "fnn_layout points the net to its tables");
+        CHECK(width[0] == 4 && width[1] == 4 && width[2] == 4 && offset[1] == 16 && offset[2] == 36 &&
+                  net.z_total == 8 && net.widest == 4,
+              "layout of 3-4-2: widths %td %td %td, offsets %td %td", width[0], width[1], width[2], offset[1],
+              offset[2]);
+        width[1] = 8;
+        CHECK(fnn_check_net(&net) == FNN_ERROR_LAYOUT, "a width table that is not the net's");
+        width[1] = 4;
+        offset[2] = 35;
+        CHECK(fnn_check_net(&net) == FNN_ERROR_LAYOUT, "an offset table that is not the net's");
+        offset[2] = 36;
+        net.z_total = 4;
+        CHECK(fnn_check_net(&net) == FNN_ERROR_LAYOUT, "a stale activation total");
+        net.width = net.offset = NULL;
+        net.z_total = net.widest = 0;
+    }
+    net.activation = known;
+    CHECK(laid_out_status(net) == FNN_OK, "a tanh hidden layer");
+    net.activation = unknown;
+    CHECK(laid_out_status(net) == FNN_ERROR_ACTIVATION, "an unknown activation");
+    net.activation = NULL;
+    net.output = FNN_OUTPUT_IDENTITY;
+    CHECK(laid_out_status(net) == FNN_OK, "identity output over 2 units");
+    net.output = FNN_OUTPUT_MULTILABEL;
+    CHECK(laid_out_status(net) == FNN_OK, "multilabel output over 2 units");
+    net.output = FNN_OUTPUT_SOFTMAX;
     net.pad_units = 0;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_PADDING, "no padding unit");
+    CHECK(laid_out_status(net) == FNN_ERROR_PADDING, "no padding unit");
     net.pad_units = FNN_PAD_UNITS_F32;
     net.output = FNN_OUTPUT_SIGMOID;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "sigmoid output with 2 units");
+    CHECK(laid_out_status(net) == FNN_ERROR_OUTPUT, "sigmoid output with 2 units");
     net.sizes = one_out;
-    CHECK(fnn_check_net(&net) == FNN_OK, "valid sigmoid net");
+    CHECK(laid_out_status(net) == FNN_OK, "valid sigmoid net");
     net.output = FNN_OUTPUT_SOFTMAX;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "softmax over 1 unit");
+    CHECK(laid_out_status(net) == FNN_ERROR_OUTPUT, "softmax over 1 unit");
     net.output = 7;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_OUTPUT, "unknown output code");
+    CHECK(laid_out_status(net) == FNN_ERROR_OUTPUT, "unknown output code");
     net.output = FNN_OUTPUT_SOFTMAX;
     net.sizes = zero_hidden;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "a layer of 0 units");
+    CHECK(laid_out_status(net) == FNN_ERROR_LAYERS, "a layer of 0 units");
     net.n_layers = 1;
     net.sizes = zero_in;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "0 inputs");
+    CHECK(laid_out_status(net) == FNN_ERROR_LAYERS, "0 inputs");
     net.n_layers = 0;
     net.sizes = good;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "no layer");
+    CHECK(laid_out_status(net) == FNN_ERROR_LAYERS, "no layer");
     net.n_layers = -1;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "negative layer count");
+    CHECK(laid_out_status(net) == FNN_ERROR_LAYERS, "negative layer count");
     net.n_layers = 2;
     net.sizes = NULL;
-    CHECK(fnn_check_net(&net) == FNN_ERROR_LAYERS, "sizes NULL");
+    CHECK(laid_out_status(net) == FNN_ERROR_LAYERS, "sizes NULL");
     CHECK(fnn_check_net(NULL) == FNN_ERROR_LAYERS, "net NULL");
 
     /* every status code has its own message */
     static const int codes[] = {FNN_OK, FNN_ERROR_LAYERS, FNN_ERROR_LABEL, FNN_ERROR_INDEX, FNN_ERROR_SIZE,
-                                FNN_ERROR_OUTPUT, FNN_ERROR_PADDING, FNN_ERROR_FEATURES, FNN_ERROR_BATCH};
+                                FNN_ERROR_OUTPUT, FNN_ERROR_PADDING, FNN_ERROR_FEATURES, FNN_ERROR_BATCH,
+                                FNN_ERROR_LAYOUT, FNN_ERROR_ACTIVATION, FNN_ERROR_TARGET};
     const int n_codes = (int)(sizeof codes / sizeof codes[0]);
     for (int a = 0; a < n_codes; ++a) {
         CHECK(strcmp(fnn_strerror(codes[a]), "unknown status") != 0, "status %d has no message", codes[a]);
@@ -299,7 +349,7 @@ static void test_size_overflow(void)
     const fnn_index max = PTRDIFF_MAX;
     const fnn_index wide_layer[] = {3, max - 2, 2}, wide_product[] = {(fnn_index)1 << 32, (fnn_index)1 << 32, 2};
     const fnn_index small[] = {2, 3, 2};
-    fnn_net net = {2, wide_layer, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64};
+    fnn_net net = {2, wide_layer, FNN_OUTPUT_SOFTMAX, FNN_PAD_UNITS_F64, NULL, NULL, NULL, 0, 0};
     CHECK(fnn_padded_width(&net, max - 2) == -1, "padded width past the index range");
     CHECK(fnn_padded_width(&net, max - 3) == max - 3, "widest representable padded width");
     CHECK(fnn_weight_count(&net) == -1 && fnn_work_size(&net) == -1, "sizes of a too-wide layer");
@@ -407,6 +457,8 @@ int main(void)
     test_extreme_logits_f32();
     test_sigmoid_accuracy_f64();
     test_sigmoid_accuracy_f32();
+    test_activations_f64();
+    test_activations_f32();
     test_publish_f64();
     test_publish_f32();
     printf("test_fnn: %d checks, %d failed\n", n_checks, n_failures);
@@ -1110,6 +1162,65 @@ static void TF(test_sigmoid_accuracy)(void)
           "%s sigmoid of -inf, inf, nan, 0, -0, +-1e-30: %g %g %g %g %g %g %g", TYPE_NAME, (double)special[0],
           (double)special[1], (double)special[2], (double)special[3], (double)special[4], (double)special[5],
           (double)special[6]);
+    free(in);
+    free(z);
+}
+
+/* tanh within 3 ulp of a long double reference, on a grid over [-40, 40] and on magnitudes from
+ * the smallest normal up (relative accuracy near 0); relu, leaky relu and the identity exact;
+ * the limits, signed zeros and NaN; an unknown activation refused. */
+static void TF(test_activations)(void)
+{
+    const double eps = sizeof(TEST_T) == 8 ? 0x1p-52 : 0x1p-23;
+    const double smallest = sizeof(TEST_T) == 8 ? 0x1p-1022 : 0x1p-126;
+    enum { N_GRID = 200003, N_LOG = 4000, N = N_GRID + 2 * N_LOG };
+    TEST_T *in = xmalloc(N * sizeof *in), *z = xmalloc(N * sizeof *z);
+    for (int i = 0; i < N_GRID; ++i) in[i] = (TEST_T)(-40.0 + 80.0 * i / (N_GRID - 1));
+    for (int i = 0; i < N_LOG; ++i) { /* |a| from the smallest normal to 2, both signs */
+        const double a = smallest * pow(2.0 / smallest, (double)i / (N_LOG - 1));
+        in[N_GRID + 2 * i] = (TEST_T)a;
+        in[N_GRID + 2 * i + 1] = (TEST_T)-a;
+    }
+    memcpy(z, in, N * sizeof *z);
+    CHECK(CAT(fnn_activate, TS)(FNN_ACTIVATION_TANH, z, N) == FNN_OK, "%s tanh status", TYPE_NAME);
+    double worst = 0.0, worst_at = 0.0;
+    for (int i = 0; i < N; ++i) {
+        const double ref = (double)tanhl((long double)in[i]);
+        const double err = fabs((double)z[i] - ref) / fmax(fabs(ref), smallest);
+        if (err > worst) worst = err, worst_at = (double)in[i];
+    }
+    CHECK(worst <= 3 * eps, "%s tanh: %.3g ulp at %.17g", TYPE_NAME, worst / eps, worst_at);
+
+    const int exact[] = {FNN_ACTIVATION_RELU, FNN_ACTIVATION_LEAKY_RELU, FNN_ACTIVATION_IDENTITY};
+    for (int k = 0; k < 3; ++k) {
+        memcpy(z, in, N * sizeof *z);
+        CAT(fnn_activate, TS)(exact[k], z, N);
+        int wrong = 0;
+        for (int i = 0; i < N; ++i) {
+            const TEST_T a = in[i];
+            const TEST_T want = exact[k] == FNN_ACTIVATION_IDENTITY ? a
+                              : a > 0                               ? a
+                              : exact[k] == FNN_ACTIVATION_RELU     ? (TEST_T)0
+                                                                    : (TEST_T)FNN_LEAKY_SLOPE * a;
+            wrong += z[i] != want;
+        }
+        CHECK(wrong == 0, "%s activation %d: %d values differ", TYPE_NAME, exact[k], wrong);
+    }
+
+    const TEST_T special[] = {(TEST_T)-INFINITY, (TEST_T)INFINITY, (TEST_T)NAN, (TEST_T)0.0, (TEST_T)-0.0};
+    TEST_T t[5];
+    memcpy(t, special, sizeof t);
+    CAT(fnn_activate, TS)(FNN_ACTIVATION_TANH, t, 5);
+    CHECK(t[0] == -1 && t[1] == 1 && isnan(t[2]) && t[3] == 0 && !signbit(t[3]) && t[4] == 0 && signbit(t[4]),
+          "%s tanh of -inf, inf, nan, 0, -0: %g %g %g %g %g", TYPE_NAME, (double)t[0], (double)t[1], (double)t[2],
+          (double)t[3], (double)t[4]);
+    memcpy(t, special, sizeof t);
+    CAT(fnn_activate, TS)(FNN_ACTIVATION_RELU, t, 5);
+    CHECK(t[0] == 0 && t[1] == INFINITY && isnan(t[2]) && t[3] == 0 && t[4] == 0,
+          "%s relu of -inf, inf, nan, 0, -0: %g %g %g %g %g", TYPE_NAME, (double)t[0], (double)t[1], (double)t[2],
+          (double)t[3], (double)t[4]);
+    CHECK(CAT(fnn_activate, TS)(5, t, 5) == FNN_ERROR_ACTIVATION && CAT(fnn_activate, TS)(-1, t, 5) == FNN_ERROR_ACTIVATION,
+          "%s unknown activations refused", TYPE_NAME);
     free(in);
     free(z);
 }
