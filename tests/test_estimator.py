@@ -352,8 +352,27 @@ def test_partial_fit_needs_classes_first_and_then_keeps_them():
         model.partial_fit(X[:, :3], y)
 
 
-def test_partial_fit_is_not_offered_with_early_stopping():
-    assert not hasattr(MLPClassifier(early_stopping=True), "partial_fit")
+def test_partial_fit_refuses_early_stopping_as_sklearn_does():
+    X, y = problem(3)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+    model = fit_quietly(MLPClassifier(early_stopping=True, max_iter=2, random_state=0), X, y)
+    before = model._flat.copy()
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(model._flat, before)
+    assert model.n_iter_ == 2
+
+
+def test_partial_fit_takes_sklearns_positional_order():
+    # sklearn: partial_fit(X, y, sample_weight=None, classes=None)
+    X, y = problem(3)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    positional = MLPClassifier(random_state=0).partial_fit(X, y, sw, [0, 1, 2])
+    keywords = MLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2], sample_weight=sw)
+    np.testing.assert_array_equal(positional._flat, keywords._flat)
+    unweighted = MLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    assert not np.array_equal(positional._flat, unweighted._flat)
 
 
 def test_out_of_core_partial_fit_over_a_memory_map_matches_fit(tmp_path):

@@ -23,7 +23,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -236,35 +235,32 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _partial_fit_available(self):
-        if self.early_stopping:
-            raise AttributeError("partial_fit is not available with early_stopping=True: one epoch over a "
-                                 "chunk has no held-out rows to stop on; set early_stopping=False")
-        return True
-
-    @available_if(_partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of SGD over ``X``, ``y``, continuing from the current weights.
+
+        The arguments are sklearn's, in sklearn's order.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Labels, each one of ``classes``.
+        sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like of shape (n_classes,), default=None
             Every class the model will see; required on the first call, optional later
             (it must then equal ``classes_``).
-        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self : MLPClassifier
 
-        Notes
-        -----
-        Not available with ``early_stopping=True``. ``class_weight="balanced"`` is refused (the
-        class frequencies of one chunk are not those of the data); pass a dict instead.
+        Raises
+        ------
+        ValueError
+            With ``early_stopping=True`` (one epoch over a chunk has no held-out rows to stop
+            on), as in sklearn; with ``class_weight="balanced"`` (the class frequencies of one
+            chunk are not those of the data: pass a dict instead).
         """
         if not self.__sklearn_is_fitted__():
             if classes is None:
@@ -280,7 +276,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _check_settings(self, incremental):
         """Hyperparameters the constraints cannot express; returns the normalised values."""
         if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+            raise ValueError("partial_fit does not support early_stopping=True: one epoch over a chunk has no "
+                             "held-out rows to stop on; set early_stopping=False")
         if incremental and isinstance(self.class_weight, str):
             raise ValueError("class_weight='balanced' needs the whole training set; with partial_fit "
                              "pass a dict of class weights, or sample_weight")
