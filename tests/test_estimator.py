@@ -543,6 +543,57 @@ def test_float32_model():
     np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-4)
 
 
+def _as(X, kind):
+    """``X`` in one of the forms sklearn's dtype rule distinguishes."""
+    pd = pytest.importorskip("pandas") if kind.startswith("frame") else None
+    return {
+        "float32": lambda: X.astype(np.float32),
+        "float64": lambda: X,
+        "int64": lambda: np.round(X * 4).astype(np.int64),
+        "float16": lambda: X.astype(np.float16),
+        "csr float32": lambda: sp.csr_matrix(X.astype(np.float32)),
+        "csc float32": lambda: sp.csc_matrix(X.astype(np.float32)),
+        "frame float32": lambda: pd.DataFrame(X.astype(np.float32)),
+        "frame mixed": lambda: pd.DataFrame(X).astype({0: np.float32}),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["float32", "float64", "int64", "float16", "csr float32", "csc float32",
+                                  "frame float32", "frame mixed"])
+def test_default_dtype_follows_the_input_as_sklearn_does(kind):
+    X, y = problem(3)
+    X_in = _as(X, kind)
+    params = dict(hidden_layer_sizes=(4,), learning_rate_init=0.05, max_iter=2, random_state=0)
+    ours = fit_quietly(MLPClassifier(**params), X_in, y)
+    theirs = fit_quietly(sklearn_twin(**params), X_in, y)
+    expected = theirs.coefs_[0].dtype
+    assert expected == (np.float32 if kind.endswith("float32") else np.float64)  # sklearn's rule, as documented
+    assert all(a.dtype == expected for a in ours.coefs_ + ours.intercepts_)
+    assert ours.predict_proba(X_in).dtype == expected
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 if expected == np.float64 else 1e-5)
+
+
+def test_warm_start_and_partial_fit_keep_the_fitted_dtype_unless_forced():
+    X, y = problem(3)
+    X32 = X.astype(np.float32)
+    # sklearn keeps the fitted coefs_ dtype when partial_fit or a warm start sees another one
+    theirs = fit_quietly(sklearn_twin(max_iter=2, random_state=0), X32, y).partial_fit(X, y)
+    assert theirs.coefs_[0].dtype == np.float32
+    ours = fit_quietly(MLPClassifier(max_iter=2, random_state=0), X32, y).partial_fit(X, y)
+    assert ours._flat.dtype == np.float32 and ours.coefs_[0].dtype == np.float32
+    warm = fit_quietly(MLPClassifier(max_iter=2, random_state=0, warm_start=True), X, y)
+    fit_quietly(warm, X32, y)
+    assert warm._flat.dtype == np.float64
+    fit_quietly(warm.set_params(dtype="float32"), X, y)  # a name forces it, even on a warm start
+    assert warm._flat.dtype == np.float32
+    cold = fit_quietly(MLPClassifier(max_iter=2, random_state=0), X32, y)
+    fit_quietly(cold, X, y)  # a fit that starts again follows the new input
+    assert cold._flat.dtype == np.float64
+    forced = fit_quietly(MLPClassifier(max_iter=2, random_state=0, dtype="float64"), X32, y)
+    assert forced._flat.dtype == np.float64
+
+
 def test_hogwild_threads_train_a_useful_model():
     X, y = problem(3, n=300)
     model = fit_quietly(MLPClassifier(hidden_layer_sizes=(10,), learning_rate_init=0.1, max_iter=30, n_jobs=2,

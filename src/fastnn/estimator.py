@@ -99,8 +99,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         weights ~ U(+-sqrt(6 / (fan_in + fan_out))), biases 0. A list gives one
         ``(n_out, n_in + 1)`` matrix per layer, bias in column 0 (fastnn's layout; the output
         layer has 1 row for two classes, else one per class).
-    dtype : {"float64", "float32"}, default="float64"
+    dtype : {"float64", "float32"} or None, default=None
         Precision of the weights and of the arithmetic (sums are accumulated in double).
+        ``None`` follows the training data as sklearn does: a float32 ``X`` (dense, sparse or a
+        float32 DataFrame) trains a float32 network, any other ``X`` (float64, integers, ...) a
+        float64 one; a warm start or ``partial_fit`` keeps the fitted precision. ``"float32"``
+        or ``"float64"`` forces it whatever ``X`` is (a warm start then converts the weights).
     n_jobs : int or None, default=None
         Threads training together on shared weights without locks (Hogwild!). ``None`` or 1
         is serial and exactly reproducible; -1 uses every CPU.
@@ -186,14 +190,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "init": [StrOptions(set(INITS)), list, tuple],
-        "dtype": [StrOptions(set(_validation.DTYPES)), type],
+        "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
         "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="logistic", solver="sgd", alpha=0.0001,
                  batch_size=1, learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype="float64", n_jobs=None):
+                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -282,7 +286,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("class_weight='balanced' needs the whole training set; with partial_fit "
                              "pass a dict of class weights, or sample_weight")
         return {
-            "dtype": check_dtype(self.dtype),
+            "dtype": None if self.dtype is None else check_dtype(self.dtype),
             "hidden": check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes"),
             "alpha": _finite(self.alpha, "alpha"),
             "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
@@ -295,13 +299,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _fit_exclusive(self, X, y, sample_weight, incremental, classes):
         settings = self._check_settings(incremental)
-        dtype = settings["dtype"]
         fitted = self.__sklearn_is_fitted__()
         first_pass = not fitted or (not self.warm_start and not incremental)
         if _blocks.is_dask_collection(X):
             return self._fit_blocks(X, y, sample_weight, settings, first_pass, incremental, classes)
 
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=dtype, order="C", reset=first_pass)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._fit_dtype(settings, first_pass), order="C",
+                             reset=first_pass)
+        dtype = settings["dtype"] = X.dtype.type
         if sp.issparse(X) and not X.has_canonical_format:
             X = X.copy()
             X.sum_duplicates()
@@ -350,7 +355,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
                              "pass class_weight as a dict")
         X, y = _blocks.as_dask_arrays(X, y)
-        dtype = settings["dtype"]
+        dtype = self._fit_dtype(settings, first_pass)
+        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        settings["dtype"] = dtype
         labels = np.asarray(y.map_blocks(np.unique, dtype=y.dtype).compute())  # one pass over y
         check_classification_targets(labels)
         classes = self._check_classes(labels, first_pass, incremental, classes)
@@ -376,6 +384,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 batch_size=min(self.batch_size, source.n_samples)))
         self._fit_stochastic(source, None, rng, settings, incremental)
         return self
+
+    def _fit_dtype(self, settings, first_pass):
+        """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or
+        ``partial_fit``), else sklearn's rule for the input, ``(np.float64, np.float32)``: a
+        float32 or float64 ``X`` keeps its dtype, anything else becomes float64."""
+        if settings["dtype"] is not None:
+            return settings["dtype"]
+        return (np.float64, np.float32) if first_pass else self._dtype
 
     def _layer_sizes(self, n_features, classes, settings, first_pass):
         """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
