@@ -234,9 +234,30 @@ def test_two_classes_use_one_sigmoid_unit_and_report_both_columns():
     np.testing.assert_allclose(model.predict_log_proba(X), np.log(proba), rtol=1e-12)
 
 
-def test_one_class_is_refused():
-    with pytest.raises(ValueError, match="one class"):
-        MLPClassifier().fit(np.eye(3), [4, 4, 4])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_one_class_is_fitted_as_sklearn_fits_it(early_stopping):
+    # sklearn's LabelBinarizer makes one class a column of zeros: one sigmoid unit trained towards 0
+    X, _ = problem(3, n=40)
+    y = np.full(len(X), "only")
+    params = dict(hidden_layer_sizes=(4,), learning_rate_init=0.05, max_iter=3, random_state=0,
+                  early_stopping=early_stopping, validation_fraction=0.2)
+    ours = fit_quietly(MLPClassifier(**params), X, y)
+    theirs = fit_quietly(sklearn_twin(**params), X, y)
+    np.testing.assert_array_equal(ours.classes_, ["only"])
+    assert ours.n_outputs_ == theirs.n_outputs_ == 1 and ours.out_activation_ == theirs.out_activation_ == "logistic"
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape == (len(X), 2)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(ours.predict(X), y)
+    assert ours.score(X, y) == 1.0
+    if early_stopping:
+        assert ours.validation_scores_ == theirs.validation_scores_ == [1.0] * 3
+    streamed = MLPClassifier(random_state=0).partial_fit(X, y, classes=["only"])
+    np.testing.assert_array_equal(streamed.predict(X[:2]), ["only", "only"])
+    with pytest.raises(ValueError, match="classes not in"):
+        streamed.partial_fit(X, np.full(len(X), "other"))
 
 
 def test_continuous_targets_are_refused():

@@ -39,7 +39,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier with sigmoid units, trained by fastnn's SGD engine.
 
     Hidden layers compute ``z = sigmoid(z_prev @ coefs_[l] + intercepts_[l])``; the output is
-    one sigmoid unit for two classes (binary cross-entropy) or a softmax over the classes
+    one sigmoid unit for one or two classes (binary cross-entropy) or a softmax over the classes
     (cross-entropy). Training is stochastic gradient descent with a fixed learning rate and,
     by default, one update per sample (``batch_size=1``), in C with the GIL released::
 
@@ -83,7 +83,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``fit`` continues from the current weights instead of starting again; the classes
         and the layer sizes must not change.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified for two classes, as in
+        Hold out ``validation_fraction`` of the rows (stratified for one or two classes, as in
         sklearn), stop when their accuracy stops improving and restore the best weights.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping, in (0, 1).
@@ -98,7 +98,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``"uniform"``: weights ~ U(-0.1, 0.1), biases 0; ``"zeros"``: all 0; ``"glorot"``:
         weights ~ U(+-sqrt(6 / (fan_in + fan_out))), biases 0. A list gives one
         ``(n_out, n_in + 1)`` matrix per layer, bias in column 0 (fastnn's layout; the output
-        layer has 1 row for two classes, else one per class).
+        layer has 1 row for one or two classes, else one per class).
     dtype : {"float64", "float32"} or None, default=None
         Precision of the weights and of the arithmetic (sums are accumulated in double).
         ``None`` follows the training data as sklearn does: a float32 ``X`` (dense, sparse or a
@@ -123,7 +123,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     n_layers_ : int
         Layers including input and output.
     n_outputs_ : int
-        Output units: 1 for two classes, else ``n_classes``.
+        Output units: 1 for one or two classes, else ``n_classes``.
     out_activation_ : {"logistic", "softmax"}
     loss_ : float
         Training loss of the last epoch (see Notes).
@@ -229,7 +229,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
         y : array-like of shape (n_samples,)
-            Class labels of any sortable type; at least two classes.
+            Class labels of any sortable type. A single class is fitted as sklearn fits it (one
+            sigmoid unit trained towards 0; ``predict`` returns that class).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero; each scales its row's loss and update.
 
@@ -395,7 +396,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _layer_sizes(self, n_features, classes, settings, first_pass):
         """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
-        sizes = [n_features, *settings["hidden"], 1 if len(classes) == 2 else len(classes)]
+        sizes = [n_features, *settings["hidden"], 1 if len(classes) <= 2 else len(classes)]
         if not first_pass and sizes != self._sizes:
             raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
                              "changed); set warm_start=False to start again")
@@ -426,9 +427,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             new = unique_labels(y)
         else:
             new = self.classes_
-        if len(new) < 2:
-            where = "classes" if incremental and classes is not None else "y"
-            raise ValueError(f"{where} has only one class ({new[0]!r}); a classifier needs at least 2 classes")
         seen = unique_labels(y)
         if self.warm_start and not incremental and not first_pass and not np.array_equal(seen, new):
             raise ValueError(
@@ -475,8 +473,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         if not self.early_stopping:
             return (X, y_index, sample_weight), None
-        # sklearn stratifies on its binarized y only when that has one column (two classes)
-        stratify = (y_index == 1)[:, None] if n_classes == 2 else None
+        # sklearn stratifies on its binarized y only when that has one column (one or two classes)
+        stratify = (y_index == 1)[:, None] if n_classes <= 2 else None
         train_rows, val_rows = train_test_split(np.arange(X.shape[0]), random_state=rng,
                                                 test_size=self.validation_fraction, stratify=stratify)
         if val_rows.shape[0] < 2:
@@ -489,7 +487,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validation_score(self, outputs, y_index, sample_weight):
         """Accuracy of the network's outputs on held-out rows (class indices ``y_index``)."""
-        predicted = (outputs[:, 0] > 0.5).astype(np.int32) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
+        if len(self.classes_) == 1:  # as predict: the one class, whatever the output
+            predicted = np.zeros(len(y_index), dtype=np.int32)
+        else:
+            predicted = (outputs[:, 0] > 0.5).astype(np.int32) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
         return accuracy_score(y_index, predicted, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ prediction
@@ -504,7 +505,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples, n_classes), dtype of the model
-            Columns ordered as ``classes_``; rows sum to 1.
+            Columns ordered as ``classes_``; rows sum to 1. A model fitted on a single class
+            returns 2 columns, as sklearn's does: ``1 - p`` and ``p``, where ``p``, the output
+            unit, was trained towards 0 (column 0 is the probability of that class).
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
@@ -538,6 +541,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples,), dtype of ``classes_``
+            The class of a model fitted on a single class for every row (as sklearn).
         """
         check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        if len(self.classes_) == 1:
+            return np.repeat(self.classes_, proba.shape[0])
+        return self.classes_[np.argmax(proba, axis=1)]
