@@ -556,6 +556,65 @@ def test_coefs_are_sklearn_shaped_views_of_the_weights():
         MLPClassifier().coefs_
 
 
+def test_weights_set_by_hand_start_partial_fit_as_in_sklearns_worked_example():
+    # sklearn's test_mlp.py::test_fit (its worked example) builds the model by hand, then partial_fit
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    model = MLPClassifier(learning_rate_init=0.1, alpha=0.1, random_state=1, max_iter=1, hidden_layer_sizes=2)
+    model.coefs_ = [0] * 2
+    model.intercepts_ = [0] * 2
+    model.coefs_[0] = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]])
+    model.coefs_[1] = np.array([[0.1], [0.2]])
+    model.intercepts_[0] = np.array([0.1, 0.1])
+    model.intercepts_[1] = np.array([1.0])
+    start = [np.column_stack([b, W.T]) for W, b in zip(model.coefs_, model.intercepts_)]
+    model.partial_fit(X, y, classes=[0, 1])
+    expected, _ = oracle.sgd_train(start, X, y, "sigmoid", 0.1, 1, l2=0.1)
+    assert_weights_close(user_layout(model), expected, 1e-13)
+    # sklearn's hand-worked numbers
+    np.testing.assert_almost_equal(model.coefs_[0], [[0.098, 0.195756], [0.2956664, 0.096008],
+                                                     [0.4939998, -0.002244]], decimal=3)
+    np.testing.assert_almost_equal(model.coefs_[1], [[0.04706], [0.154089]], decimal=3)
+    np.testing.assert_almost_equal(model.intercepts_[0], [0.098333, 0.09626], decimal=3)
+    np.testing.assert_almost_equal(model.intercepts_[1], [0.9235], decimal=3)
+    np.testing.assert_almost_equal(model.predict_proba(X)[0, 1], 0.739, decimal=3)
+
+
+def test_weights_set_by_hand_are_checked_and_a_fresh_fit_ignores_them():
+    X, y = problem(3)
+    model = MLPClassifier(hidden_layer_sizes=(4,), random_state=0)
+    model.coefs_, model.intercepts_ = [np.zeros((6, 4)), np.zeros((4, 2))], [np.zeros(4), np.zeros(2)]
+    with pytest.raises(ValueError, match=r"coefs_ and intercepts_ set by hand have the shapes .* need"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    model.intercepts_ = [np.zeros(4), np.full(3, np.nan)]
+    model.coefs_ = [np.zeros((6, 4)), np.zeros((4, 3))]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    model.intercepts_[1] = np.zeros(3)
+    fit_quietly(model.set_params(max_iter=2), X, y)  # warm_start=False: starts from sklearn's draw, as sklearn does
+    reference = fit_quietly(MLPClassifier(hidden_layer_sizes=(4,), random_state=0, max_iter=2), X, y)
+    np.testing.assert_array_equal(model._flat, reference._flat)
+    assert "_assigned" not in model.__dict__
+
+
+def test_assigning_coefs_of_a_fitted_model_writes_its_weights():
+    X, y = problem(4)
+    model = fit_quietly(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0), X, y)
+    model.coefs_ = [np.zeros((6, 5)), np.ones((5, 4))]
+    model.intercepts_[1] = np.zeros(4)
+    np.testing.assert_allclose(model.predict_proba(X), 0.25, rtol=1e-15)
+    model.intercepts_ = [np.zeros(5), np.log([1.0, 1.0, 1.0, 5.0])]
+    np.testing.assert_allclose(model.predict_proba(X)[:, 3], 5 / 8, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"coefs_\[1\] must have the shape \(5, 4\)"):
+        model.coefs_[1] = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="list of 2 arrays"):
+        model.coefs_ = [np.zeros((6, 5))]
+    with pytest.raises(ValueError, match=r"coefs_\[1\] must have the shape"):
+        model.coefs_ = [np.ones((6, 5)), np.zeros((4, 4))]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.intercepts_[0] = np.full(5, np.inf)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 3], 5 / 8, rtol=1e-15)  # refused: nothing written
+
+
 def test_float32_model():
     X, y = problem(3)
     model = fit_quietly(MLPClassifier(max_iter=5, dtype="float32", random_state=0), X, y)

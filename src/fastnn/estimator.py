@@ -327,7 +327,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         rng = check_random_state(self.random_state)
         # the random draws in sklearn's order: initial weights, then the split
-        flat = self._initial_flat(sizes, rng, dtype) if first_pass else None
+        flat = self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None
         train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
         self._begin(classes, sizes, flat, dtype)
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
@@ -371,7 +371,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              f"{self.n_features_in_} features as input")
         sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
         rng = check_random_state(self.random_state)
-        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype) if first_pass else None, dtype)
+        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None, dtype)
 
         class_weights = self._class_weights(classes)
         prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
@@ -402,8 +402,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              "changed); set warm_start=False to start again")
         return sizes
 
-    def _initial_flat(self, sizes, rng, dtype):
-        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout."""
+    def _initial_flat(self, sizes, rng, dtype, incremental):
+        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout;
+        for ``partial_fit`` or a warm start, ``coefs_`` and ``intercepts_`` set by hand if any (as sklearn)."""
+        assigned = self._assigned_weights(sizes) if incremental or self.warm_start else None
+        if assigned is not None:
+            return _engine.pack_weights(assigned, dtype)
         init = self._check_init(sizes)
         weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
         return _engine.pack_weights(weights, dtype)
