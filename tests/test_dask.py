@@ -67,6 +67,20 @@ def test_a_dask_array_in_order_trains_exactly_as_the_array_in_memory(dtype):
     assert streamed.n_features_in_ == 8 and list(streamed.classes_) == [0, 1, 2] and streamed.n_iter_ == 4
 
 
+@pytest.mark.parametrize("X_dtype, expected", [(np.float32, np.float32), (np.float64, np.float64),
+                                               (np.int64, np.float64)])
+def test_dtype_none_follows_the_dask_array_as_in_memory(X_dtype, expected):
+    import dask.array as da
+
+    X, y, _, yd = dask_problem(n=600, chunk=200)
+    X = (X * 4).astype(X_dtype)
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0, shuffle=False)
+    streamed = quiet_fit(MLPClassifier(**params), da.from_array(X, chunks=(200, X.shape[1])), yd)
+    in_memory = quiet_fit(MLPClassifier(**params), X, y)
+    assert streamed.coefs_[0].dtype == in_memory.coefs_[0].dtype == expected
+    np.testing.assert_array_equal(streamed.coefs_[0], in_memory.coefs_[0])
+
+
 def test_a_dask_dataframe_and_shuffled_blocks_train_reproducibly():
     dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pandas")
     import pandas as pd

@@ -234,9 +234,30 @@ def test_two_classes_use_one_sigmoid_unit_and_report_both_columns():
     np.testing.assert_allclose(model.predict_log_proba(X), np.log(proba), rtol=1e-12)
 
 
-def test_one_class_is_refused():
-    with pytest.raises(ValueError, match="one class"):
-        MLPClassifier().fit(np.eye(3), [4, 4, 4])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_one_class_is_fitted_as_sklearn_fits_it(early_stopping):
+    # sklearn's LabelBinarizer makes one class a column of zeros: one sigmoid unit trained towards 0
+    X, _ = problem(3, n=40)
+    y = np.full(len(X), "only")
+    params = dict(hidden_layer_sizes=(4,), learning_rate_init=0.05, max_iter=3, random_state=0,
+                  early_stopping=early_stopping, validation_fraction=0.2)
+    ours = fit_quietly(MLPClassifier(**params), X, y)
+    theirs = fit_quietly(sklearn_twin(**params), X, y)
+    np.testing.assert_array_equal(ours.classes_, ["only"])
+    assert ours.n_outputs_ == theirs.n_outputs_ == 1 and ours.out_activation_ == theirs.out_activation_ == "logistic"
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape == (len(X), 2)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_array_equal(ours.predict(X), y)
+    assert ours.score(X, y) == 1.0
+    if early_stopping:
+        assert ours.validation_scores_ == theirs.validation_scores_ == [1.0] * 3
+    streamed = MLPClassifier(random_state=0).partial_fit(X, y, classes=["only"])
+    np.testing.assert_array_equal(streamed.predict(X[:2]), ["only", "only"])
+    with pytest.raises(ValueError, match="classes not in"):
+        streamed.partial_fit(X, np.full(len(X), "other"))
 
 
 def test_continuous_targets_are_refused():
@@ -352,8 +373,27 @@ def test_partial_fit_needs_classes_first_and_then_keeps_them():
         model.partial_fit(X[:, :3], y)
 
 
-def test_partial_fit_is_not_offered_with_early_stopping():
-    assert not hasattr(MLPClassifier(early_stopping=True), "partial_fit")
+def test_partial_fit_refuses_early_stopping_as_sklearn_does():
+    X, y = problem(3)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+    model = fit_quietly(MLPClassifier(early_stopping=True, max_iter=2, random_state=0), X, y)
+    before = model._flat.copy()
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(model._flat, before)
+    assert model.n_iter_ == 2
+
+
+def test_partial_fit_takes_sklearns_positional_order():
+    # sklearn: partial_fit(X, y, sample_weight=None, classes=None)
+    X, y = problem(3)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    positional = MLPClassifier(random_state=0).partial_fit(X, y, sw, [0, 1, 2])
+    keywords = MLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2], sample_weight=sw)
+    np.testing.assert_array_equal(positional._flat, keywords._flat)
+    unweighted = MLPClassifier(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    assert not np.array_equal(positional._flat, unweighted._flat)
 
 
 def test_out_of_core_partial_fit_over_a_memory_map_matches_fit(tmp_path):
@@ -516,12 +556,122 @@ def test_coefs_are_sklearn_shaped_views_of_the_weights():
         MLPClassifier().coefs_
 
 
+def test_weights_set_by_hand_start_partial_fit_as_in_sklearns_worked_example():
+    # sklearn's test_mlp.py::test_fit (its worked example) builds the model by hand, then partial_fit
+    X, y = np.array([[0.6, 0.8, 0.7]]), np.array([0])
+    model = MLPClassifier(learning_rate_init=0.1, alpha=0.1, random_state=1, max_iter=1, hidden_layer_sizes=2)
+    model.coefs_ = [0] * 2
+    model.intercepts_ = [0] * 2
+    model.coefs_[0] = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0]])
+    model.coefs_[1] = np.array([[0.1], [0.2]])
+    model.intercepts_[0] = np.array([0.1, 0.1])
+    model.intercepts_[1] = np.array([1.0])
+    start = [np.column_stack([b, W.T]) for W, b in zip(model.coefs_, model.intercepts_)]
+    model.partial_fit(X, y, classes=[0, 1])
+    expected, _ = oracle.sgd_train(start, X, y, "sigmoid", 0.1, 1, l2=0.1)
+    assert_weights_close(user_layout(model), expected, 1e-13)
+    # sklearn's hand-worked numbers
+    np.testing.assert_almost_equal(model.coefs_[0], [[0.098, 0.195756], [0.2956664, 0.096008],
+                                                     [0.4939998, -0.002244]], decimal=3)
+    np.testing.assert_almost_equal(model.coefs_[1], [[0.04706], [0.154089]], decimal=3)
+    np.testing.assert_almost_equal(model.intercepts_[0], [0.098333, 0.09626], decimal=3)
+    np.testing.assert_almost_equal(model.intercepts_[1], [0.9235], decimal=3)
+    np.testing.assert_almost_equal(model.predict_proba(X)[0, 1], 0.739, decimal=3)
+
+
+def test_weights_set_by_hand_are_checked_and_a_fresh_fit_ignores_them():
+    X, y = problem(3)
+    model = MLPClassifier(hidden_layer_sizes=(4,), random_state=0)
+    model.coefs_, model.intercepts_ = [np.zeros((6, 4)), np.zeros((4, 2))], [np.zeros(4), np.zeros(2)]
+    with pytest.raises(ValueError, match=r"coefs_ and intercepts_ set by hand have the shapes .* need"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    model.intercepts_ = [np.zeros(4), np.full(3, np.nan)]
+    model.coefs_ = [np.zeros((6, 4)), np.zeros((4, 3))]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    model.intercepts_[1] = np.zeros(3)
+    fit_quietly(model.set_params(max_iter=2), X, y)  # warm_start=False: starts from sklearn's draw, as sklearn does
+    reference = fit_quietly(MLPClassifier(hidden_layer_sizes=(4,), random_state=0, max_iter=2), X, y)
+    np.testing.assert_array_equal(model._flat, reference._flat)
+    assert "_assigned" not in model.__dict__
+
+
+def test_assigning_coefs_of_a_fitted_model_writes_its_weights():
+    X, y = problem(4)
+    model = fit_quietly(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0), X, y)
+    model.coefs_ = [np.zeros((6, 5)), np.ones((5, 4))]
+    model.intercepts_[1] = np.zeros(4)
+    np.testing.assert_allclose(model.predict_proba(X), 0.25, rtol=1e-15)
+    model.intercepts_ = [np.zeros(5), np.log([1.0, 1.0, 1.0, 5.0])]
+    np.testing.assert_allclose(model.predict_proba(X)[:, 3], 5 / 8, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"coefs_\[1\] must have the shape \(5, 4\)"):
+        model.coefs_[1] = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="list of 2 arrays"):
+        model.coefs_ = [np.zeros((6, 5))]
+    with pytest.raises(ValueError, match=r"coefs_\[1\] must have the shape"):
+        model.coefs_ = [np.ones((6, 5)), np.zeros((4, 4))]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.intercepts_[0] = np.full(5, np.inf)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 3], 5 / 8, rtol=1e-15)  # refused: nothing written
+
+
 def test_float32_model():
     X, y = problem(3)
     model = fit_quietly(MLPClassifier(max_iter=5, dtype="float32", random_state=0), X, y)
     assert model.predict_proba(X).dtype == np.float32 and model.coefs_[0].dtype == np.float32
     reference = fit_quietly(MLPClassifier(max_iter=5, random_state=0), X, y)
     np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-4)
+
+
+def _as(X, kind):
+    """``X`` in one of the forms sklearn's dtype rule distinguishes."""
+    pd = pytest.importorskip("pandas") if kind.startswith("frame") else None
+    return {
+        "float32": lambda: X.astype(np.float32),
+        "float64": lambda: X,
+        "int64": lambda: np.round(X * 4).astype(np.int64),
+        "float16": lambda: X.astype(np.float16),
+        "csr float32": lambda: sp.csr_matrix(X.astype(np.float32)),
+        "csc float32": lambda: sp.csc_matrix(X.astype(np.float32)),
+        "frame float32": lambda: pd.DataFrame(X.astype(np.float32)),
+        "frame mixed": lambda: pd.DataFrame(X).astype({0: np.float32}),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["float32", "float64", "int64", "float16", "csr float32", "csc float32",
+                                  "frame float32", "frame mixed"])
+def test_default_dtype_follows_the_input_as_sklearn_does(kind):
+    X, y = problem(3)
+    X_in = _as(X, kind)
+    params = dict(hidden_layer_sizes=(4,), learning_rate_init=0.05, max_iter=2, random_state=0)
+    ours = fit_quietly(MLPClassifier(**params), X_in, y)
+    theirs = fit_quietly(sklearn_twin(**params), X_in, y)
+    expected = theirs.coefs_[0].dtype
+    assert expected == (np.float32 if kind.endswith("float32") else np.float64)  # sklearn's rule, as documented
+    assert all(a.dtype == expected for a in ours.coefs_ + ours.intercepts_)
+    assert ours.predict_proba(X_in).dtype == expected
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 if expected == np.float64 else 1e-5)
+
+
+def test_warm_start_and_partial_fit_keep_the_fitted_dtype_unless_forced():
+    X, y = problem(3)
+    X32 = X.astype(np.float32)
+    # sklearn keeps the fitted coefs_ dtype when partial_fit or a warm start sees another one
+    theirs = fit_quietly(sklearn_twin(max_iter=2, random_state=0), X32, y).partial_fit(X, y)
+    assert theirs.coefs_[0].dtype == np.float32
+    ours = fit_quietly(MLPClassifier(max_iter=2, random_state=0), X32, y).partial_fit(X, y)
+    assert ours._flat.dtype == np.float32 and ours.coefs_[0].dtype == np.float32
+    warm = fit_quietly(MLPClassifier(max_iter=2, random_state=0, warm_start=True), X, y)
+    fit_quietly(warm, X32, y)
+    assert warm._flat.dtype == np.float64
+    fit_quietly(warm.set_params(dtype="float32"), X, y)  # a name forces it, even on a warm start
+    assert warm._flat.dtype == np.float32
+    cold = fit_quietly(MLPClassifier(max_iter=2, random_state=0), X32, y)
+    fit_quietly(cold, X, y)  # a fit that starts again follows the new input
+    assert cold._flat.dtype == np.float64
+    forced = fit_quietly(MLPClassifier(max_iter=2, random_state=0, dtype="float64"), X32, y)
+    assert forced._flat.dtype == np.float64
 
 
 def test_hogwild_threads_train_a_useful_model():

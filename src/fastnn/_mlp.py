@@ -10,6 +10,7 @@ The epoch loop is sklearn's ``_fit_stochastic`` (stopping rules, ``ConvergenceWa
 stopping's best weights) run under the rules of the training core, ``fastnn._training``.
 """
 
+import numbers
 import warnings
 
 import joblib
@@ -76,6 +77,7 @@ class BaseMLP(BaseEstimator):
 
     def _start(self, classes, sizes, flat, dtype):
         """Fresh fitted state: weights, shapes and an empty history."""
+        self.__dict__.pop("_assigned", None)  # weights set by hand before this fit: in flat now, or dropped
         self.classes_ = classes
         self._sizes = [int(s) for s in sizes]
         self._flat = flat
@@ -216,13 +218,61 @@ class BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self):
-        """list of ndarray: layer ``l``'s weights, shape ``(n_in, n_out)``, views of the engine buffer."""
-        return [block[1:] for block in self._layer_blocks()]
+        """list of ndarray: layer ``l``'s weights, shape ``(n_in, n_out)``, views of the engine buffer.
+
+        Assignable as in sklearn: ``model.coefs_ = [...]`` or ``model.coefs_[l] = W`` writes into
+        the weights of a fitted model (same shapes). Before the first fit, ``coefs_`` and
+        ``intercepts_`` set by hand are kept as given and are the starting weights of
+        ``partial_fit`` or of a ``warm_start`` fit (a fit that starts again draws new ones).
+        """
+        if not self.__sklearn_is_fitted__() and "coefs_" in self.__dict__.get("_assigned", {}):
+            return self._assigned["coefs_"]
+        return _LayerViews("coefs_", (block[1:] for block in self._layer_blocks()))
+
+    @coefs_.setter
+    def coefs_(self, value):
+        self._assign("coefs_", value)
 
     @property
     def intercepts_(self):
-        """list of ndarray: layer ``l``'s biases, shape ``(n_out,)``, views of the engine buffer."""
-        return [block[0] for block in self._layer_blocks()]
+        """list of ndarray: layer ``l``'s biases, shape ``(n_out,)``, views of the engine buffer
+        (assignable: see ``coefs_``)."""
+        if not self.__sklearn_is_fitted__() and "intercepts_" in self.__dict__.get("_assigned", {}):
+            return self._assigned["intercepts_"]
+        return _LayerViews("intercepts_", (block[0] for block in self._layer_blocks()))
+
+    @intercepts_.setter
+    def intercepts_(self, value):
+        self._assign("intercepts_", value)
+
+    def _assign(self, name, value):
+        if not self.__sklearn_is_fitted__():  # kept as given: sklearn's tests build a model by hand
+            self.__dict__.setdefault("_assigned", {})[name] = value
+            return
+        views = getattr(self, name)
+        if not isinstance(value, (list, tuple)) or len(value) != len(views):
+            raise ValueError(f"{name} must be a list of {len(views)} arrays, one per layer, got {value!r}")
+        arrays = [views.checked(layer, array) for layer, array in enumerate(value)]  # all, before writing any
+        for view, array in zip(views, arrays):
+            view[...] = array
+
+    def _assigned_weights(self, sizes):
+        """``coefs_`` and ``intercepts_`` set by hand before the first fit, as ``(n_out, n_in + 1)``
+        matrices for the layer ``sizes`` (None unless both were set)."""
+        assigned = self.__dict__.get("_assigned", {})
+        if "coefs_" not in assigned or "intercepts_" not in assigned:
+            return None
+        coefs, intercepts = list(assigned["coefs_"]), list(assigned["intercepts_"])
+        expected = [((n_in, n_out), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        given = [(np.shape(c), np.shape(b)) for c, b in zip(coefs, intercepts)]
+        if len(coefs) != len(intercepts) or given != expected:
+            raise ValueError(f"coefs_ and intercepts_ set by hand have the shapes {given}, but the layer sizes "
+                             f"{sizes} need {expected} (coef, intercept) per layer")
+        weights = [np.column_stack([np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64).T])
+                   for c, b in zip(coefs, intercepts)]
+        if not all(np.isfinite(W).all() for W in weights):
+            raise ValueError("coefs_ and intercepts_ set by hand contain NaN or infinity")
+        return weights
 
     def __getstate__(self):
         # stored in the user layout, so that a pickle does not depend on the engine's padding
@@ -247,6 +297,30 @@ class BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         tags.non_deterministic = self.n_jobs not in (None, 1)  # Hogwild! threads race by design
         return tags
+
+
+class _LayerViews(list):
+    """The list ``coefs_`` or ``intercepts_`` returns: one view per layer, and ``views[l] = W``
+    writes ``W`` into that layer's weights (replacing an item of sklearn's list does the same)."""
+
+    def __init__(self, name, views):
+        super().__init__(views)
+        self.name = name
+
+    def __setitem__(self, layer, value):
+        if not isinstance(layer, numbers.Integral):
+            raise TypeError(f"set one layer at a time: {self.name}[l] = array")
+        self[layer][...] = self.checked(layer, value)
+
+    def checked(self, layer, value):
+        """``value`` as a float64 array of layer ``layer``'s shape, finite."""
+        array = np.asarray(value, dtype=np.float64)
+        if array.shape != self[layer].shape:
+            raise ValueError(f"{self.name}[{layer}] must have the shape {self[layer].shape} (the fitted layer "
+                             f"sizes), got {array.shape}; to change the layers, fit again")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{self.name}[{layer}] contains NaN or infinity")
+        return array
 
 
 class Rows:

@@ -23,7 +23,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -40,7 +39,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier with sigmoid units, trained by fastnn's SGD engine.
 
     Hidden layers compute ``z = sigmoid(z_prev @ coefs_[l] + intercepts_[l])``; the output is
-    one sigmoid unit for two classes (binary cross-entropy) or a softmax over the classes
+    one sigmoid unit for one or two classes (binary cross-entropy) or a softmax over the classes
     (cross-entropy). Training is stochastic gradient descent with a fixed learning rate and,
     by default, one update per sample (``batch_size=1``), in C with the GIL released::
 
@@ -84,7 +83,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``fit`` continues from the current weights instead of starting again; the classes
         and the layer sizes must not change.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified for two classes, as in
+        Hold out ``validation_fraction`` of the rows (stratified for one or two classes, as in
         sklearn), stop when their accuracy stops improving and restore the best weights.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping, in (0, 1).
@@ -99,9 +98,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``"uniform"``: weights ~ U(-0.1, 0.1), biases 0; ``"zeros"``: all 0; ``"glorot"``:
         weights ~ U(+-sqrt(6 / (fan_in + fan_out))), biases 0. A list gives one
         ``(n_out, n_in + 1)`` matrix per layer, bias in column 0 (fastnn's layout; the output
-        layer has 1 row for two classes, else one per class).
-    dtype : {"float64", "float32"}, default="float64"
+        layer has 1 row for one or two classes, else one per class).
+    dtype : {"float64", "float32"} or None, default=None
         Precision of the weights and of the arithmetic (sums are accumulated in double).
+        ``None`` follows the training data as sklearn does: a float32 ``X`` (dense, sparse or a
+        float32 DataFrame) trains a float32 network, any other ``X`` (float64, integers, ...) a
+        float64 one; a warm start or ``partial_fit`` keeps the fitted precision. ``"float32"``
+        or ``"float64"`` forces it whatever ``X`` is (a warm start then converts the weights).
     n_jobs : int or None, default=None
         Threads training together on shared weights without locks (Hogwild!). ``None`` or 1
         is serial and exactly reproducible; -1 uses every CPU.
@@ -120,7 +123,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     n_layers_ : int
         Layers including input and output.
     n_outputs_ : int
-        Output units: 1 for two classes, else ``n_classes``.
+        Output units: 1 for one or two classes, else ``n_classes``.
     out_activation_ : {"logistic", "softmax"}
     loss_ : float
         Training loss of the last epoch (see Notes).
@@ -187,14 +190,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "init": [StrOptions(set(INITS)), list, tuple],
-        "dtype": [StrOptions(set(_validation.DTYPES)), type],
+        "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
         "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="logistic", solver="sgd", alpha=0.0001,
                  batch_size=1, learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype="float64", n_jobs=None):
+                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -226,7 +229,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
         y : array-like of shape (n_samples,)
-            Class labels of any sortable type; at least two classes.
+            Class labels of any sortable type. A single class is fitted as sklearn fits it (one
+            sigmoid unit trained towards 0; ``predict`` returns that class).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero; each scales its row's loss and update.
 
@@ -236,35 +240,32 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _partial_fit_available(self):
-        if self.early_stopping:
-            raise AttributeError("partial_fit is not available with early_stopping=True: one epoch over a "
-                                 "chunk has no held-out rows to stop on; set early_stopping=False")
-        return True
-
-    @available_if(_partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of SGD over ``X``, ``y``, continuing from the current weights.
+
+        The arguments are sklearn's, in sklearn's order.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Labels, each one of ``classes``.
+        sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like of shape (n_classes,), default=None
             Every class the model will see; required on the first call, optional later
             (it must then equal ``classes_``).
-        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self : MLPClassifier
 
-        Notes
-        -----
-        Not available with ``early_stopping=True``. ``class_weight="balanced"`` is refused (the
-        class frequencies of one chunk are not those of the data); pass a dict instead.
+        Raises
+        ------
+        ValueError
+            With ``early_stopping=True`` (one epoch over a chunk has no held-out rows to stop
+            on), as in sklearn; with ``class_weight="balanced"`` (the class frequencies of one
+            chunk are not those of the data: pass a dict instead).
         """
         if not self.__sklearn_is_fitted__():
             if classes is None:
@@ -280,12 +281,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _check_settings(self, incremental):
         """Hyperparameters the constraints cannot express; returns the normalised values."""
         if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+            raise ValueError("partial_fit does not support early_stopping=True: one epoch over a chunk has no "
+                             "held-out rows to stop on; set early_stopping=False")
         if incremental and isinstance(self.class_weight, str):
             raise ValueError("class_weight='balanced' needs the whole training set; with partial_fit "
                              "pass a dict of class weights, or sample_weight")
         return {
-            "dtype": check_dtype(self.dtype),
+            "dtype": None if self.dtype is None else check_dtype(self.dtype),
             "hidden": check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes"),
             "alpha": _finite(self.alpha, "alpha"),
             "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
@@ -298,13 +300,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _fit_exclusive(self, X, y, sample_weight, incremental, classes):
         settings = self._check_settings(incremental)
-        dtype = settings["dtype"]
         fitted = self.__sklearn_is_fitted__()
         first_pass = not fitted or (not self.warm_start and not incremental)
         if _blocks.is_dask_collection(X):
             return self._fit_blocks(X, y, sample_weight, settings, first_pass, incremental, classes)
 
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=dtype, order="C", reset=first_pass)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._fit_dtype(settings, first_pass), order="C",
+                             reset=first_pass)
+        dtype = settings["dtype"] = X.dtype.type
         if sp.issparse(X) and not X.has_canonical_format:
             X = X.copy()
             X.sum_duplicates()
@@ -324,7 +327,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         rng = check_random_state(self.random_state)
         # the random draws in sklearn's order: initial weights, then the split
-        flat = self._initial_flat(sizes, rng, dtype) if first_pass else None
+        flat = self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None
         train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
         self._begin(classes, sizes, flat, dtype)
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
@@ -353,7 +356,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
                              "pass class_weight as a dict")
         X, y = _blocks.as_dask_arrays(X, y)
-        dtype = settings["dtype"]
+        dtype = self._fit_dtype(settings, first_pass)
+        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        settings["dtype"] = dtype
         labels = np.asarray(y.map_blocks(np.unique, dtype=y.dtype).compute())  # one pass over y
         check_classification_targets(labels)
         classes = self._check_classes(labels, first_pass, incremental, classes)
@@ -365,7 +371,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              f"{self.n_features_in_} features as input")
         sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
         rng = check_random_state(self.random_state)
-        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype) if first_pass else None, dtype)
+        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None, dtype)
 
         class_weights = self._class_weights(classes)
         prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
@@ -380,16 +386,28 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._fit_stochastic(source, None, rng, settings, incremental)
         return self
 
+    def _fit_dtype(self, settings, first_pass):
+        """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or
+        ``partial_fit``), else sklearn's rule for the input, ``(np.float64, np.float32)``: a
+        float32 or float64 ``X`` keeps its dtype, anything else becomes float64."""
+        if settings["dtype"] is not None:
+            return settings["dtype"]
+        return (np.float64, np.float32) if first_pass else self._dtype
+
     def _layer_sizes(self, n_features, classes, settings, first_pass):
         """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
-        sizes = [n_features, *settings["hidden"], 1 if len(classes) == 2 else len(classes)]
+        sizes = [n_features, *settings["hidden"], 1 if len(classes) <= 2 else len(classes)]
         if not first_pass and sizes != self._sizes:
             raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
                              "changed); set warm_start=False to start again")
         return sizes
 
-    def _initial_flat(self, sizes, rng, dtype):
-        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout."""
+    def _initial_flat(self, sizes, rng, dtype, incremental):
+        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout;
+        for ``partial_fit`` or a warm start, ``coefs_`` and ``intercepts_`` set by hand if any (as sklearn)."""
+        assigned = self._assigned_weights(sizes) if incremental or self.warm_start else None
+        if assigned is not None:
+            return _engine.pack_weights(assigned, dtype)
         init = self._check_init(sizes)
         weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
         return _engine.pack_weights(weights, dtype)
@@ -413,9 +431,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             new = unique_labels(y)
         else:
             new = self.classes_
-        if len(new) < 2:
-            where = "classes" if incremental and classes is not None else "y"
-            raise ValueError(f"{where} has only one class ({new[0]!r}); a classifier needs at least 2 classes")
         seen = unique_labels(y)
         if self.warm_start and not incremental and not first_pass and not np.array_equal(seen, new):
             raise ValueError(
@@ -462,8 +477,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         if not self.early_stopping:
             return (X, y_index, sample_weight), None
-        # sklearn stratifies on its binarized y only when that has one column (two classes)
-        stratify = (y_index == 1)[:, None] if n_classes == 2 else None
+        # sklearn stratifies on its binarized y only when that has one column (one or two classes)
+        stratify = (y_index == 1)[:, None] if n_classes <= 2 else None
         train_rows, val_rows = train_test_split(np.arange(X.shape[0]), random_state=rng,
                                                 test_size=self.validation_fraction, stratify=stratify)
         if val_rows.shape[0] < 2:
@@ -476,7 +491,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validation_score(self, outputs, y_index, sample_weight):
         """Accuracy of the network's outputs on held-out rows (class indices ``y_index``)."""
-        predicted = (outputs[:, 0] > 0.5).astype(np.int32) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
+        if len(self.classes_) == 1:  # as predict: the one class, whatever the output
+            predicted = np.zeros(len(y_index), dtype=np.int32)
+        else:
+            predicted = (outputs[:, 0] > 0.5).astype(np.int32) if outputs.shape[1] == 1 else np.argmax(outputs, axis=1)
         return accuracy_score(y_index, predicted, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ prediction
@@ -491,7 +509,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples, n_classes), dtype of the model
-            Columns ordered as ``classes_``; rows sum to 1.
+            Columns ordered as ``classes_``; rows sum to 1. A model fitted on a single class
+            returns 2 columns, as sklearn's does: ``1 - p`` and ``p``, where ``p``, the output
+            unit, was trained towards 0 (column 0 is the probability of that class).
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
@@ -525,6 +545,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Returns
         -------
         ndarray of shape (n_samples,), dtype of ``classes_``
+            The class of a model fitted on a single class for every row (as sklearn).
         """
         check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        if len(self.classes_) == 1:
+            return np.repeat(self.classes_, proba.shape[0])
+        return self.classes_[np.argmax(proba, axis=1)]
