@@ -54,5 +54,6 @@ sphinx_gallery_conf = {
 
 html_theme = "furo"
 html_title = f"fastnn {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["fastnn.css"]
 html_show_sourcelink = False

@@ -345,17 +345,16 @@ def test_a_large_network_keeps_its_strongest_units_and_weights():
         assert np.all(np.diff(np.abs(edges[:, 2])) >= 0)  # drawn weakest first, strongest on top
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # two epochs are enough to draw
 def test_network_diagram_accepts_the_estimators(tmp_path):
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
     X, y = synthetic_data(n=60, m=4, k=3, seed=1)
     ours = fastnn.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, np.array(list("abc"))[y])
     plots.network_diagram(ours, tmp_path / "ours.svg")
-    assert ">c<" in (tmp_path / "ours.svg").read_text() or "c" in (tmp_path / "ours.svg").read_text()
     layout = plots.diagram_layout(plots._fitted_weights(ours)[0])
     assert layout.sizes == [4, 3, 3]
-    with pytest.warns(Warning):
-        theirs = SklearnMLP(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, y)
+    theirs = SklearnMLP(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X, y)
     plots.network_diagram(theirs, tmp_path / "theirs.png")
     assert (tmp_path / "theirs.png").stat().st_size > 1000
 

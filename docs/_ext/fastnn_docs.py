@@ -17,7 +17,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
 #: Width of the help text in columns (what fits the width of a page).
-HELP_WIDTH = "88"
+HELP_WIDTH = "100"
 
 
 def _help_texts():
