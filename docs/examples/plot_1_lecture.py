@@ -23,6 +23,7 @@ e.g. ``apt-get install graphviz``).
 #
 #     a = x²,   b = sin(a),   c = 3a,   d = b + c,   J = cos(d)
 
+# sphinx_gallery_thumbnail_number = 5
 import numpy as np
 
 x = 2.0
@@ -258,16 +259,14 @@ from pathlib import Path
 
 from fastnn.cli import main
 
-folder = Path(tempfile.mkdtemp())
-for name, (features, labels) in {"train.csv": (X_train[:300], y_train[:300]),
-                                 "validation.csv": (X_val[:100], y_val[:100])}.items():
-    rows = np.column_stack([labels, np.round(features, 4)])
-    np.savetxt(folder / name, rows, delimiter=",", fmt="%g")
-files = [str(folder / name) for name in ("train.csv", "validation.csv", "train_out.labels",
-                                         "validation_out.labels", "metrics_out.txt")]
-status = main(["neuralnet", *files, "2", "16", "1", "0.1"])  # NUM_EPOCH HIDDEN_UNITS INIT_FLAG LEARNING_RATE
-print(f"exit status {status}")
-print((folder / "metrics_out.txt").read_text())
-
-# %%
-# sphinx_gallery_thumbnail_number = 5
+with tempfile.TemporaryDirectory() as folder:
+    folder = Path(folder)
+    for name, (features, labels) in {"train.csv": (X_train[:300], y_train[:300]),
+                                     "validation.csv": (X_val[:100], y_val[:100])}.items():
+        np.savetxt(folder / name, np.column_stack([labels, np.round(features, 4)]), delimiter=",", fmt="%g")
+    files = [str(folder / name) for name in ("train.csv", "validation.csv", "train_out.labels",
+                                             "validation_out.labels", "metrics_out.txt")]
+    # NUM_EPOCH 5, HIDDEN_UNITS 16, INIT_FLAG 1, LEARNING_RATE 0.2
+    status = main(["neuralnet", *files, "5", "16", "1", "0.2"])
+    print(f"exit status {status}")
+    print((folder / "metrics_out.txt").read_text())

@@ -15,6 +15,7 @@ nodes. fastnn draws both for a fitted model.
 # Four inputs, one hidden layer of five sigmoid units, a softmax over the three species, trained
 # by :class:`fastnn.MLPClassifier` with per-sample SGD.
 
+# sphinx_gallery_thumbnail_number = 3
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
@@ -70,6 +71,3 @@ X_digits, y_digits = load_digits(return_X_y=True)
 digits_model = fastnn.Network(hidden=(32,), learning_rate=0.1, epochs=10, init="glorot", random_state=0)
 digits_model.fit(X_digits / 16, y_digits)
 plots.network_diagram(digits_model, "digits_network.png", max_units=24, max_edges=300)
-
-# %%
-# sphinx_gallery_thumbnail_number = 3
