@@ -113,7 +113,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
     n_features_in_ : int
-    feature_names_in_ : ndarray of str of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str of shape ``(n_features_in_,)``
         Defined when ``X`` had string column names.
     coefs_ : list of ndarray, shape (n_in, n_out) each
         Weight matrices in sklearn's layout (views of the engine buffer).
