@@ -152,7 +152,7 @@ class BaseMLP(BaseEstimator):
         sizes = [n_features, *settings["hidden"], n_outputs]
         if not first_pass and sizes != self._sizes:
             raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
-                             "or the outputs changed); set warm_start=False to start again")
+                             "changed, or the outputs y asks for); set warm_start=False to start again")
         if not first_pass and tuple(settings["activations"]) != self._activations:
             raise ValueError(f"activation {self.activation!r} differs from the fitted {list(self._activations)}; "
                              "set warm_start=False to start again")
@@ -317,10 +317,12 @@ class BaseMLP(BaseEstimator):
         try:
             outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch)
         except _training.Diverged as error:
+            # sklearn's sentence first, for code that matches it; then what happened and what to do
             raise ValueError(
-                f"training diverged in epoch {error.epoch}: the weights or the loss became NaN, infinite or absurdly "
-                "large (the model keeps those of the epoch before). Lower learning_rate_init or scale the inputs, "
-                "e.g. with StandardScaler."
+                "Solver produced non-finite parameter weights. The input data may contain large values and need "
+                f"to be preprocessed: training diverged in epoch {error.epoch} (the weights or the loss became NaN, "
+                "infinite or absurdly large; the model keeps those of the epoch before). Lower learning_rate_init "
+                "or scale the inputs, e.g. with StandardScaler."
             ) from None
         if outcome.interrupted:
             warnings.warn("Training interrupted by user.")

@@ -56,12 +56,15 @@ import numpy as np
 __all__ = [
     "Node", "Variable", "Constant", "constant", "primitive", "topological_order", "evaluate", "grad",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "sum", "mean",
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "softmax", "logsumexp",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "softmax", "logsumexp",
     "concat", "reshape", "transpose", "softmax_cross_entropy", "binary_cross_entropy_with_logit",
     "network_logits", "network_proba", "network_loss", "to_dot", "draw",
 ]
 
 # -- The rules: forward and vector-Jacobian product of every operation --------------------------
+
+
+_LEAKY_SLOPE = 0.01
 
 
 def _sigmoid(a):
@@ -116,6 +119,8 @@ _RULES = {
     "cos":       (np.cos,       lambda g, z, a: -g * np.sin(a)),
     "tanh":      (np.tanh,      lambda g, z, a: g * (1.0 - z**2)),
     "sigmoid":   (_sigmoid,     lambda g, z, a: g * z * (1.0 - z)),
+    "relu":      (lambda a: np.maximum(a, 0.0), lambda g, z, a: g * (z > 0)),
+    "leaky_relu": (lambda a: np.where(a > 0, a, _LEAKY_SLOPE * a), lambda g, z, a: g * np.where(z > 0, 1.0, _LEAKY_SLOPE)),
     "softplus":  (lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))), lambda g, z, a: g * _sigmoid(a)),
     # d(a b) = da b + a db, with vectors taken as np.matmul does: (m,n)@(n,), (n,)@(n,p), (n,)@(n,)
     "matmul":    (np.matmul,    lambda g, z, a, b: (g @ b.T if a.ndim == 2 else b @ g) if b.ndim == 2
@@ -510,6 +515,8 @@ sin = _unary("sin", "sine")
 cos = _unary("cos", "cosine")
 tanh = _unary("tanh", "hyperbolic tangent")
 sigmoid = _unary("sigmoid", "logistic sigmoid 1 / (1 + e^-a), derivative z (1 - z); never overflows")
+relu = _unary("relu", "rectified linear unit max(a, 0), derivative [z > 0]")
+leaky_relu = _unary("leaky_relu", "leaky rectifier: a for a > 0, else 0.01 a; derivative 1 or 0.01")
 softplus = _unary("softplus", "``log(1 + e^a) = max(a, 0) + log1p(e^-|a|)``, derivative sigmoid(a); never overflows")
 sum = _reduction("sum", "Sum of the elements", "np.sum")  # noqa: A001 (mirrors np.sum)
 mean = _reduction("mean", "Mean of the elements", "np.mean")
@@ -620,10 +627,16 @@ def binary_cross_entropy_with_logit(logit, label):
     return softplus(a) - float(label) * a
 
 
+#: The hidden activations of ``fastnn.Network`` as functions of a node (the identity is no node).
+_ACTIVATION_FUNCTIONS = {"logistic": lambda a: sigmoid(a), "tanh": lambda a: tanh(a), "relu": lambda a: relu(a),
+                         "identity": lambda a: a, "leaky_relu": lambda a: leaky_relu(a)}
+_OUTPUTS = ("softmax", "sigmoid", "multilabel", "identity")
+
+
 def _check_network(weights, x, output=None):
     """Wrap and check the layers and sample; ``output=None`` skips the output-layer checks."""
-    if output is not None and output not in ("softmax", "sigmoid"):
-        raise ValueError(f"output must be 'softmax' or 'sigmoid'; got {output!r}")
+    if output is not None and output not in _OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(map(repr, _OUTPUTS))}; got {output!r}")
     weights = list(weights)
     # arrays given as data become constants named as in the lecture's pictures (see to_dot)
     names = ["α", "β"] if len(weights) == 2 else [f"W{i}" for i in range(1, len(weights) + 1)]
@@ -647,14 +660,22 @@ def _check_network(weights, x, output=None):
     return weights, x
 
 
-def network_logits(weights, x):
-    """The last layer's pre-activation W [1; z] for one sample (``weights``, ``x`` as for :func:`network_loss`)."""
+def _activations(activation, n_hidden):
+    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(names) != n_hidden or any(name not in _ACTIVATION_FUNCTIONS for name in names):
+        raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATION_FUNCTIONS))}, or one "
+                         f"per hidden layer ({n_hidden}); got {activation!r}")
+    return names
+
+
+def network_logits(weights, x, activation="logistic"):
+    """The last layer's pre-activation W [1; z] for one sample (arguments as for :func:`network_loss`)."""
     weights, z = _check_network(weights, x)
     hidden = len(weights) - 1
-    for layer, W in enumerate(weights[:-1], start=1):
+    for layer, (W, g) in enumerate(zip(weights[:-1], _activations(activation, hidden)), start=1):
         suffix = "" if hidden == 1 else str(layer)
         a = _name(W @ _with_intercept(z), f"a{suffix}")
-        z = _name(sigmoid(a), f"z{suffix}")
+        z = a if g == "identity" else _name(_ACTIVATION_FUNCTIONS[g](a), f"z{suffix}")
     return _name(weights[-1] @ _with_intercept(z), "b")
 
 
@@ -663,38 +684,45 @@ def _with_intercept(z):
     return _name(concat([constant([1.0]), z]), None if z.name is None else f"[1; {z.name}]")
 
 
-def network_proba(weights, x, output="softmax"):
-    """Class probabilities for one sample, a row of ``fastnn.Network.predict_proba``, shape ``(K,)``.
+def network_proba(weights, x, output="softmax", activation="logistic"):
+    """The outputs for one sample, a row of ``fastnn.Network.predict_proba`` (``predict`` for identity).
 
-    ``weights``, ``x`` and ``output`` are as for :func:`network_loss`; a sigmoid output gives ``[1 - p, p]``.
+    Arguments as for :func:`network_loss`; a sigmoid output gives ``[1 - p, p]``, multilabel the K
+    sigmoids, identity the logits.
     """
     weights, x = _check_network(weights, x, output)
-    a = network_logits(weights, x)
+    a = network_logits(weights, x, activation)
     if output == "softmax":
         return softmax(a)
+    if output == "identity":
+        return a
     p = sigmoid(a)
-    return concat([1.0 - p, p])
+    return p if output == "multilabel" else concat([1.0 - p, p])
 
 
-def network_loss(weights, x, y, output="softmax", l2=0.0):
+def network_loss(weights, x, y, output="softmax", l2=0.0, activation="logistic"):
     """Loss of one sample for the network of ``fastnn.Network``, as a graph node.
 
     Parameters
     ----------
     weights : sequence of Node or array_like
         One matrix per layer, shape ``(n_out, n_in + 1)`` with the bias in column 0, as
-        ``fastnn.Network.weights_``; hidden layers compute z = sigmoid(W [1; z_prev]) from z = x.
+        ``fastnn.Network.weights_``; hidden layers compute z = g(W [1; z_prev]) from z = x.
         Pass :class:`Variable` objects to differentiate them.
     x : Node or array_like
         One sample, shape ``(n_features,)``.
-    y : int
-        Its label, 0..K-1 for softmax, 0 or 1 for sigmoid.
-    output : {"softmax", "sigmoid"}, default "softmax"
-        Softmax with cross-entropy ``logsumexp(b) - b_y`` over K >= 2 logits, or one sigmoid
-        unit with binary cross-entropy from its logit.
+    y : int or array_like
+        Its label, 0..K-1 for softmax, 0 or 1 for sigmoid; its K 0/1 labels (multilabel) or K
+        targets (identity).
+    output : {"softmax", "sigmoid", "multilabel", "identity"}, default "softmax"
+        Softmax with cross-entropy ``logsumexp(b) - b_y`` over K >= 2 logits, one sigmoid
+        unit with binary cross-entropy from its logit, K sigmoids with the sum of their binary
+        cross-entropies, or the identity with ``1/2 ||b - y||^2``.
     l2 : float, default 0.0
         Adds (l2 / 2) ||W[:, 1:]||^2 summed over layers (biases excluded), the penalty of
         ``fastnn.Network(l2=...)`` in each per-sample update.
+    activation : str or list of str, default "logistic"
+        The hidden activation g, ``fastnn.Network``'s names, one for all or one per hidden layer.
 
     Returns
     -------
@@ -709,11 +737,20 @@ def network_loss(weights, x, y, output="softmax", l2=0.0):
     weights, x = _check_network(weights, x, output)
     if not isinstance(l2, numbers.Real) or not l2 >= 0:
         raise ValueError(f"l2 must be a number >= 0; got {l2!r}")
-    a = network_logits(weights, x)
+    a = network_logits(weights, x, activation)
     if output == "softmax":
         J = softmax_cross_entropy(a, y)
         _name(J.parents[0], "log Z")  # logsumexp(b): J = log Z - b_y
         _name(J.parents[1], "b_y")
+    elif output in ("multilabel", "identity"):
+        t = _to_float_array(y, "y")
+        if t.shape != a.shape or (output == "multilabel" and not np.isin(t, (0.0, 1.0)).all()):
+            raise ValueError(f"the {output} output needs y of shape {a.shape}"
+                             + (" holding 0 or 1" if output == "multilabel" else "") + f"; got {y!r}")
+        if output == "identity":
+            J = 0.5 * sum((a - t) ** 2)
+        else:  # sum_k softplus(b_k) - t_k b_k
+            J = sum(softplus(a) - t * a)
     else:
         if isinstance(y, (bool, np.bool_)) or not isinstance(y, numbers.Integral) or y not in (0, 1):
             raise ValueError(f"a sigmoid output needs the label 0 or 1; got {y!r}")

@@ -301,10 +301,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if self.class_weight:
                 raise ValueError("class_weight is not available for multilabel y; pass sample_weight")
             n_labels = y.shape[1]
-            return (np.ascontiguousarray(y, dtype=dtype),
+            # as sklearn's label binarizer: a non-zero entry is the label's presence
+            return (np.ascontiguousarray(y != 0, dtype=dtype),
                     {"classes": np.arange(n_labels), "multilabel": True, "n_outputs": n_labels})
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.ndim == 2:
+            raise ValueError(f"Multioutput target data is not supported with label binarization: y has {y.shape[1]} "
+                             "columns that are not a 0/1 multilabel indicator matrix; give one label per row, or "
+                             "0/1 indicators of the labels each row has")
         check_classification_targets(y)
         classes = self._check_classes(y, first_pass, incremental, classes)
         y_index = np.searchsorted(classes, y).astype(np.int32)

@@ -54,8 +54,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         not, as in :class:`fastnn.MLPClassifier`).
     batch_size : int, default=1
         Rows per update; 1 is per-sample SGD (sklearn's default is ``"auto"``).
-    learning_rate_init : float, default=0.01
-        The fixed step size, > 0 (sklearn: 0.001, tuned for adam).
+    learning_rate_init : float, default=0.001
+        The fixed step size, > 0 (sklearn's value). Per-sample steps on unscaled targets are
+        large: scale ``y`` (e.g. ``TransformedTargetRegressor``) or lower the step if a fit
+        diverges.
     max_iter : int, default=200
     shuffle : bool, default=True
     random_state : int, RandomState instance or None, default=None
@@ -138,7 +140,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     _y_numeric = True
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="sgd",
-                 alpha=0.0001, batch_size=1, learning_rate_init=0.01, max_iter=200, shuffle=True,
+                 alpha=0.0001, batch_size=1, learning_rate_init=0.001, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, init="sklearn", dtype=None, n_jobs=None):
         self.loss = loss
