@@ -125,3 +125,17 @@ def test_per_sample_contenders_compute_the_same_epoch(tmp_path):
     for name, weights in others.items():
         for layer, (got, want) in enumerate(zip(weights, expected)):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=f"{name}, layer {layer}")
+
+
+def test_model_family_benchmark_runs_quickly():
+    """bench/model_family.py --quick: every table present, rates positive (no timing asserted)."""
+    pytest.importorskip("threadpoolctl")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "model_family.py"), "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(proc.stdout)
+    activations = results["A. activations, S1 per-sample epoch"]
+    assert {"logistic float64", "tanh float32", "relu float64"} <= set(activations)
+    assert all(row["samples/s"] > 0 for name, row in activations.items() if name != "data")
+    assert results["B. regression 64-50-1, per-sample, whole fit"]["fastnn MLPRegressor"] > 0
+    assert results["C. regression 784-256-1, float32, mini-batch 128"]["fastnn mini-batch 128"] > 0

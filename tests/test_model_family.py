@@ -340,3 +340,24 @@ def test_autodiff_gradient_is_the_engines(activation, output):
     assert loss == pytest.approx(float(J), rel=1e-12)
     for G, E in zip(_engine.unpack_weights(gradient, sizes), expected):
         np.testing.assert_allclose(G, E, rtol=1e-10, atol=1e-13)
+
+
+def test_estimators_save_and_load_with_their_model_family(tmp_path):
+    from fastnn import MLPClassifier, MLPRegressor
+
+    X, y = make_problem("identity", n=60, seed=16)
+    regressor = MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=3, random_state=0, tol=0)
+    with pytest.warns(Warning):
+        regressor.fit(X, y)
+    fastnn.save(regressor, tmp_path / "r.npz")
+    loaded = fastnn.load(tmp_path / "r.npz")
+    assert loaded.metadata_["output"] == "identity" and loaded.metadata_["activation"] == ["tanh"]
+    np.testing.assert_array_equal(loaded.predict(X), regressor.predict(X))
+    _, Y = make_problem("multilabel", n=60, seed=16)
+    classifier = MLPClassifier(hidden_layer_sizes=(5,), activation="relu", max_iter=3, random_state=0, tol=0)
+    with pytest.warns(Warning):
+        classifier.fit(X, Y)
+    fastnn.save(classifier, tmp_path / "c.npz")
+    loaded = fastnn.load(tmp_path / "c.npz")
+    assert loaded.metadata_["output"] == "multilabel"
+    np.testing.assert_array_equal(loaded.predict(X), classifier.predict(X))
