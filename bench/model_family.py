@@ -3,7 +3,9 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/model_family.py [--repeats 5] [--quick]
 
 Three tables, each of contenders interleaved in one process, one thread (BLAS limited to one),
-best of the repeats (samples per second of one training epoch):
+best of the repeats (samples per second of one training epoch). Every contender runs in the
+calling thread, which is timed by its CPU time (``time.thread_time``): on a machine busy with
+other work, preemption then does not count against whichever contender it happens to hit.
 
 A. Per-sample SGD epochs of the engine on S1 (OCR large, 128->50->10; a synthetic stand-in
    where ../shared/data/ocr is absent) with logistic, tanh and relu hidden units, float64 and
@@ -38,11 +40,11 @@ def best_rate(run, n_samples, repeats, min_seconds):
     ``min_seconds`` of back-to-back runs each."""
     best = 0.0
     for _ in range(repeats):
-        runs, start = 0, time.perf_counter()
+        runs, start = 0, time.thread_time()
         while True:
             run()
             runs += 1
-            elapsed = time.perf_counter() - start
+            elapsed = time.thread_time() - start
             if elapsed >= min_seconds:
                 break
         best = max(best, runs * n_samples / elapsed)

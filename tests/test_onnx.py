@@ -87,8 +87,76 @@ def test_export_writes_the_file_and_refuses_what_it_cannot_export(tmp_path):
         fastnn.to_onnx(fastnn.Network(), tmp_path / "unfitted.onnx")
     with pytest.raises(NotFittedError):
         fastnn.to_onnx(fastnn.MLPClassifier(), tmp_path / "unfitted.onnx")
-    with pytest.raises(TypeError, match="fastnn.Network or fastnn.MLPClassifier"):
+    with pytest.raises(NotFittedError):
+        fastnn.to_onnx(fastnn.MLPRegressor(), tmp_path / "unfitted.onnx")
+    with pytest.raises(TypeError, match="fastnn.Network, fastnn.MLPClassifier or fastnn.MLPRegressor"):
         fastnn.to_onnx(object(), tmp_path / "other.onnx")
     with pytest.raises(ValueError, match="dtype"):
         fastnn.to_onnx(net, tmp_path / "bad.onnx", dtype="float16")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def run_regressor(onx, X):
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert [output.name for output in session.get_outputs()] == ["variable"]
+    return session.run(None, {"X": X})[0]
+
+
+ACTIVATIONS = ["logistic", "tanh", "relu", "identity", "leaky_relu", ["relu", "tanh"]]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
+@pytest.mark.parametrize("output", ["softmax", "sigmoid", "multilabel", "identity"])
+def test_every_activation_and_output_exports(dtype, activation, output):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 5))
+    y = {"softmax": rng.integers(0, 3, 60), "sigmoid": rng.integers(0, 2, 60),
+         "multilabel": (rng.random((60, 3)) < 0.5).astype(int), "identity": rng.normal(size=(60, 2))}[output]
+    net = fastnn.Network(hidden=(6, 4), activation=activation, output=output, epochs=3, learning_rate=0.1,
+                         dtype=dtype, random_state=0).fit(X, y)
+    onx = fastnn.to_onnx(net)
+    if output == "identity":
+        values = run_regressor(onx, X.astype(dtype))
+        np.testing.assert_allclose(values, net.predict(X), rtol=0, atol=TOLERANCE[dtype])
+        return
+    labels, proba = run(onx, X.astype(dtype))
+    np.testing.assert_allclose(proba, net.predict_proba(X), rtol=0, atol=TOLERANCE[dtype])
+    np.testing.assert_array_equal(labels, net.predict(X))
+
+
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_a_regressor_and_its_pipeline_export(n_targets):
+    import skl2onnx
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import fastnn.onnx  # noqa: F401 (registers the estimators)
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(80, 4)) * 3 + 1
+    y = np.tanh(X @ rng.normal(size=(4, n_targets)))
+    y = y[:, 0] if n_targets == 1 else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe = make_pipeline(StandardScaler(), fastnn.MLPRegressor(hidden_layer_sizes=(8,), activation="leaky_relu",
+                                                                   max_iter=5, random_state=0)).fit(X, y)
+    onx = skl2onnx.to_onnx(pipe, X[:1])
+    values = run_regressor(onx, X)
+    np.testing.assert_allclose(values, pipe.predict(X).reshape(len(X), -1), rtol=0, atol=1e-12)
+    model = pipe[-1]
+    direct = run_regressor(fastnn.to_onnx(model), pipe[0].transform(X))
+    assert direct.shape == (80, n_targets)
+
+
+def test_a_multilabel_estimator_exports_its_label_sets():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(70, 4))
+    Y = (X[:, :3] + 0.3 * rng.normal(size=(70, 3)) > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastnn.MLPClassifier(hidden_layer_sizes=(6,), activation="tanh", max_iter=5,
+                                     random_state=0).fit(X, Y)
+    labels, proba = run(fastnn.to_onnx(model), X)
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, model.predict(X))
