@@ -67,10 +67,14 @@ def test_every_parser_path_reads_the_same_targets(tmp_path, regression_rows, mon
 
 
 BAD_CSV = [
-    ("1.5,0,1\n2,1,0\nabc,2,2\n", {}, r"bad\.csv:3:1: 'abc' is not a number$"),
-    ("1.5,0,1\n2,1,0\ncat,2,2\n", {"targets": 2}, r"bad\.csv:3:1: 'cat' is not a number$"),
-    ("1.5,0,1\n2,x,0\n", {"targets": 2}, r"bad\.csv:2:2: 'x' is not a number$"),
+    ("1.5,0,1\n2,1,0\nabc,2,2\n", {}, r"bad\.csv:3:1: target 'abc' is not a number$"),
+    ("1.5,0,1\n2,1,0\ncat,2,2\n", {"targets": 2}, r"bad\.csv:3:1: target 'cat' is not a number$"),
+    ("1.5,0,1\n2,x,0\n", {"targets": 2}, r"bad\.csv:2:2: target 'x' is not a number$"),
+    ("1.5,0,1\n2,0,x\n", {"targets": 2}, r"bad\.csv:2:3: 'x' is not a number$"),
     ("1,2\n3,inf\n", {}, r"bad\.csv:2:2: non-finite value 'inf'$"),
+    ("1,2\n-inf,2\n", {}, r"bad\.csv:2:1: non-finite value '-inf'$"),
+    ("1,2,3\n,2,3\n", {"targets": 2}, r"bad\.csv:2:1: empty field \(expected a number\)$"),
+    ("1,2,3\n4,5,6\n", {"targets": 4}, r"bad\.csv:1: expected at least 5 fields \(y1,...,y4,x1,...,xm\)"),
     ("1e999,2\n", {}, r"bad\.csv:1:1: non-finite value '1e999' \(too large for float64\)$"),
     ("price,a\n1,2\n", {}, r"bad\.csv:1: this looks like a header line .* every line is 'y,x1,...,xm'"),
     ("1\n2\n", {}, r"bad\.csv:1: expected at least 2 fields \(y,x1,...,xm\), found 1$"),

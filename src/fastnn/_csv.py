@@ -52,7 +52,8 @@ def _row_format(mode, n_targets=1):
     if mode is None:
         return "'x1,...,xm'"
     if mode == "float":
-        return "'y,x1,...,xm'" if n_targets == 1 else f"'y1,...,y{n_targets},x1,...,xm'"
+        targets = {1: "y", 2: "y1,y2"}.get(n_targets, f"y1,...,y{n_targets}")
+        return f"'{targets},x1,...,xm'"
     return "'label,x1,...,xm'"
 
 
@@ -527,7 +528,10 @@ class _LineShape:
             end = line.find(",", start)
             token = line[start : len(line) if end < 0 else end].strip(_BLANKS)
             column = line.count(",", 0, start) + 1
-            error = _data_error(name, _token_problem(token), lineno, column + offset)
+            problem = _token_problem(token)
+            if column <= self.targets and problem.endswith("is not a number"):
+                problem = f"target {problem}"
+            error = _data_error(name, problem, lineno, column + offset)
             error.label_is_text = self.labels and column == 1 and token != ""
             return error
         return None
