@@ -201,6 +201,11 @@ def test_classification_with_activations(tmp_path, capsys, monkeypatch):
     reference = fastnn.Network(hidden=(5, 3), activation="leaky_relu", learning_rate=cli.DEFAULT_LEARNING_RATE,
                                epochs=2, init="uniform", random_state=2).fit(X, y)
     np.testing.assert_array_equal(net.weights_[0], reference.weights_[0])
+    # the ONNX export writes logistic units only: it refuses rather than write another network
+    result = run_in_process("export", "relu/model.npz", "relu.onnx", cwd=tmp_path, capsys=capsys,
+                            monkeypatch=monkeypatch)
+    assert result.returncode == 2 and not (tmp_path / "relu.onnx").exists()
+    assert "export writes logistic hidden units only; this model has leaky_relu, leaky_relu" in result.stderr
     # the default stays the logistic network, written as format version 1
     result = run_in_process("train", "c.csv", "--hidden", "5", "--epochs", "1", "-o", "plain", "-q", cwd=tmp_path,
                             capsys=capsys, monkeypatch=monkeypatch)
@@ -292,6 +297,7 @@ BAD_INPUTS = [
     (["gradcheck", "--model", "reg_model.npz", "--activation", "relu"], r"^--model checks a saved network; drop "
                                                                          r"--activation"),
     (["gradcheck", "--activation", "relu", "tanh", "relu"], r"^argument --activation: 3 names for 2 hidden layers"),
+    (["export", "reg_model.npz", "out.onnx"], r"^reg_model\.npz: export writes classifiers .* identity output$"),
 ]
 
 
