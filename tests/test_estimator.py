@@ -689,7 +689,8 @@ def test_verbose_prints_the_loss(capsys):
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(activation="relu"), "activation"),
+    (dict(activation="swish"), "activation"),
+    (dict(activation=["relu", "tanh"], hidden_layer_sizes=(5,)), "lists 2 activations but the network has 1"),
     (dict(solver="adam"), "solver"),
     (dict(batch_size=0), "batch_size"),
     (dict(learning_rate_init=0.0), "learning_rate_init"),
@@ -709,3 +710,28 @@ def test_bad_hyperparameters_are_caught_in_fit(params, message):
     model = MLPClassifier(**params)  # __init__ only stores them
     with pytest.raises(ValueError, match=message):
         model.fit(X, y)
+
+
+def test_multioutput_labels_that_are_not_indicators_are_refused():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.column_stack([np.arange(30) % 3, np.arange(30) % 2])  # three labels in a column
+    with pytest.raises(ValueError, match="not a 0/1 multilabel indicator matrix"):
+        MLPClassifier(max_iter=2).fit(X, y)
+    # two values per column are an indicator matrix to sklearn: non-zero means present
+    Y = np.column_stack([np.arange(30) % 2 * 2, (np.arange(30) + 1) % 2 * 2])
+    model = fit_quietly(MLPClassifier(max_iter=2, random_state=0), X, Y)
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    assert set(np.unique(model.predict(X))) <= {0, 1} and model.predict(X).shape == (30, 2)
+
+
+def test_regressor_refuses_non_finite_targets():
+    from fastnn import MLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    for bad, message in ((np.nan, "NaN"), (np.inf, "infinity")):
+        y = np.ones(30)
+        y[4] = bad
+        with pytest.raises(ValueError, match=message):
+            MLPRegressor(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="too large for float32"):
+        MLPRegressor(max_iter=2, dtype="float32").fit(X, np.full(30, 1e300))

@@ -1,6 +1,6 @@
 """Files under failure: a disk that fills up, a write or rename that fails part-way.
 
-Every command that writes (``neuralnet``, ``train``, ``predict -o``, ``fastnn.save``) is run
+Every command that writes (``neuralnet``, ``train``, ``predict -o``, ``diagram``, ``fastnn.save``) is run
 once to count its low-level writes and renames; then, for every k, again with the k-th
 ``write`` raising ENOSPC (and, separately, the k-th rename failing). After each failure no
 earlier file may be lost or changed (bytes and permission bits), no temporary file may
@@ -91,10 +91,11 @@ COMMANDS = {
     "train": lambda seed: cli.main(TRAIN + ["--seed", str(seed)]),
     "predict": lambda seed: cli.main(PREDICT + (["--proba"] if seed % 2 else [])),
     "save": run_save,
+    "diagram": lambda seed: cli.main(["diagram", "model.npz", "out/network.svg", "--max-edges", str(5 + seed)]),
 }
 
 
-N_FILES = {"neuralnet": 3, "train": 4, "predict": 1, "save": 1}
+N_FILES = {"neuralnet": 3, "train": 4, "predict": 1, "save": 1, "diagram": 1}
 
 
 @pytest.mark.parametrize("failing", ["write", "fsync", "rename"])

@@ -319,3 +319,24 @@ def test_model_files_keep_activation_and_output(tmp_path, output, activation, ve
     method = "predict" if output == "identity" else "predict_proba"
     np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(net, method)(X))
     np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_autodiff_gradient_is_the_engines(activation, output):
+    from fastnn import _core, _engine, autodiff as ad
+
+    X, y = make_problem(output, n=4, seed=14)
+    sizes = sizes_for(output, X.shape[1], (6, 4), 3)
+    weights = random_weights(np.random.default_rng(15), sizes)
+    variables = [ad.Variable(W) for W in weights]
+    J = ad.network_loss(variables, X[2], y[2], output=output, activation=activation)
+    expected = ad.grad(J, variables)
+    arch = _engine.architecture(sizes, output, [activation] * 2, np.float64)
+    truth = {"targets": np.ascontiguousarray(y[2:3], dtype=np.float64)} if output in oracle.TARGET_OUTPUTS else {
+        "labels": np.asarray(y[2:3], dtype=np.int32)}
+    data = _engine.make_dataset(np.ascontiguousarray(X[2:3]), np.float64, **truth)
+    gradient, loss = _core.gradient(arch, _engine.pack_weights(weights, np.float64), data, 0)
+    assert loss == pytest.approx(float(J), rel=1e-12)
+    for G, E in zip(_engine.unpack_weights(gradient, sizes), expected):
+        np.testing.assert_allclose(G, E, rtol=1e-10, atol=1e-13)

@@ -28,6 +28,7 @@ NOT_RUN_HERE = {
     "make -C tests/c gates": "run by tests/test_c_engine.py",
     "bash tools/sanitize.sh": "run by .ci/run on a build of its own",
     "bash tools/fuzz.sh": "run by .ci/run (FASTNN_FUZZ_EXAMPLES)",
+    "python -m sphinx": "builds the documentation site from the project's docs/ and runs its tutorials: run by .ci/run",
 }
 #: Data files the README's commands name, made here in the OCR format (label, 128 pixels).
 DATA_FILES = {"train.csv": 0, "valid.csv": 1, "test.csv": 2, "small_train.csv": 3, "small_validation.csv": 4}

@@ -17,7 +17,7 @@ _IO_NAMES = ("DataFormatError", "ModelFormatError", "load", "load_dataset", "rea
 
 
 def __getattr__(name):
-    # MLPClassifier pulls in scikit-learn, which takes a second to import, and autodiff is only
+    # The estimators pull in scikit-learn, which takes a second to import, and autodiff is only
     # an oracle for the tests: load them on first use so that `import fastnn` (and the command
     # line) start fast.
     if name in _IO_NAMES:
@@ -28,6 +28,10 @@ def __getattr__(name):
         from .estimator import MLPClassifier
 
         return MLPClassifier
+    if name == "MLPRegressor":
+        from .regressor import MLPRegressor
+
+        return MLPRegressor
     if name == "to_onnx":  # needs the optional extra fastnn[onnx]
         from .onnx import to_onnx
 
@@ -42,6 +46,7 @@ def __getattr__(name):
 __all__ = [
     "DataFormatError",
     "MLPClassifier",
+    "MLPRegressor",
     "ModelFormatError",
     "Network",
     "__version__",

@@ -1,4 +1,4 @@
-"""The ``fastnn`` commands that use a model: predict, evaluate, neuralnet, gradcheck, export."""
+"""The ``fastnn`` commands that use a model: predict, evaluate, neuralnet, gradcheck, export, diagram."""
 
 import sys
 from pathlib import Path
@@ -343,4 +343,24 @@ def cmd_export(args):
     except ImportError as exc:
         raise CommandError(f"{exc}") from None
     fnn_io.write_atomic(args.onnx, to_onnx(net, dtype=args.dtype).SerializeToString())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# diagram
+
+
+def cmd_diagram(args):
+    """``fastnn diagram``: see :data:`fastnn.cli.DIAGRAM_EPILOG`."""
+    from .plots import _image_format, network_diagram
+
+    _check_output_file(args.image, "OUTPUT")
+    if _same_file(args.image, args.model):
+        raise UsageError(f"{args.image}: OUTPUT would overwrite the model file")
+    try:
+        _image_format(args.image)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    net, _ = _load_model(args.model, "diagram")
+    network_diagram(net, args.image, max_units=args.max_units, max_edges=args.max_edges)
     return EXIT_OK

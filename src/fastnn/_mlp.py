@@ -15,27 +15,35 @@ import warnings
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 
-from . import _core, _engine, _training
-from ._validation import check_weight_list
+from . import _engine, _training
+from ._validation import check_activations, check_dtype, check_hidden, check_weight_list
+
+#: ``out_activation_`` (sklearn's name for the output function) of each engine output.
+OUT_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "logistic", "multilabel": "logistic", "identity": "identity"}
 
 
-def sklearn_initial_weights(sizes, rng, dtype):
-    """sklearn's initialisation for logistic units, in fastnn's layout.
+def sklearn_initial_weights(sizes, rng, dtype, activation="logistic"):
+    """sklearn's initialisation, in fastnn's layout.
 
-    ``fastnn._training.initial_weights(sizes, "sklearn", rng, dtype)``: for each layer, in
-    sklearn's order, ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then ``intercept ~ U(-r, r)``
-    of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))``; the same ``RandomState`` gives
-    the same weights as ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
+    ``fastnn._training.initial_weights(sizes, "sklearn", rng, dtype, activation)``: for each
+    layer, in sklearn's order, ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)``, then
+    ``intercept ~ U(-r, r)`` of shape ``(n_out,)``, with ``r = sqrt(2 / (n_in + n_out))`` for
+    logistic units and ``sqrt(6 / (n_in + n_out))`` for the others; the same ``RandomState``
+    gives the same weights as scikit-learn's MLPs with that ``activation``.
 
     Returns
     -------
     list of ndarray of shape (n_out, n_in + 1), dtype ``dtype``
         ``[intercept, coef.T]`` side by side: the bias in column 0.
     """
-    return _training.initial_weights(sizes, "sklearn", rng, dtype)
+    return _training.initial_weights(sizes, "sklearn", rng, dtype, activation)
 
 
 def _resolve_n_jobs(n_jobs):
@@ -58,9 +66,144 @@ def _finite(value, name):
 class BaseMLP(BaseEstimator):
     """The fitted state and the stochastic fit of fastnn's estimators (not used directly).
 
-    Subclasses provide the data handling of their task and ``_validation_score(outputs, y, w)``,
-    the score that early stopping maximises.
+    Subclasses provide the data handling of their task: ``_encode_targets`` (``y`` as the
+    engine's labels or targets, and the number of outputs), ``_output()`` (the engine's output
+    layer), ``_sample_weight``, ``_stratify`` (the early-stopping split) and
+    ``_validation_score(outputs, y, w)``, the score that early stopping maximises.
     """
+
+    #: The loss divided by this is ``loss_`` (sklearn's squared error is a mean over outputs).
+    _loss_per_output = False
+
+    # ------------------------------------------------------------------ the fit
+
+    def _check_settings(self, incremental):
+        """Hyperparameters the constraints cannot express; returns the normalised values."""
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True: one epoch over a chunk has no "
+                             "held-out rows to stop on; set early_stopping=False")
+        hidden = check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes")
+        return {
+            "dtype": None if self.dtype is None else check_dtype(self.dtype),
+            "hidden": hidden,
+            "activations": check_activations(self.activation, len(hidden)),
+            "alpha": _finite(self.alpha, "alpha"),
+            "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
+            "n_jobs": _resolve_n_jobs(self.n_jobs),
+        }
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        with _training.exclusive_fit(self):
+            return self._fit_exclusive(X, y, sample_weight, incremental, classes)
+
+    def _fit_exclusive(self, X, y, sample_weight, incremental, classes):
+        settings = self._check_settings(incremental)
+        fitted = self.__sklearn_is_fitted__()
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        if self._is_dask(X):
+            return self._fit_blocks(X, y, sample_weight, settings, first_pass, incremental, classes)
+
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._fit_dtype(settings, first_pass), order="C",
+                             reset=first_pass, multi_output=True, y_numeric=self._y_numeric)
+        dtype = settings["dtype"] = X.dtype.type
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        truth, task = self._encode_targets(y, dtype, first_pass, incremental, classes)
+        sample_weight = self._sample_weight(sample_weight, X, y, task)
+        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
+
+        if sample_weight is not None and not np.all(sample_weight > 0):
+            keep = sample_weight > 0  # a row of weight 0 is a row that is not there
+            if not keep.any():
+                raise ValueError("every sample weight (times class_weight) is zero; at least one row "
+                                 "needs a positive weight")
+            X, truth, sample_weight = X[keep], truth[keep], sample_weight[keep]
+
+        rng = check_random_state(self.random_state)
+        # the random draws in sklearn's order: initial weights, then the split
+        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
+        train, validation = self._split(X, truth, sample_weight, rng, task)
+        self._begin(task, sizes, flat, dtype, settings)
+        if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            self.validation_loss_curve_ = []
+            self._best_flat = self._flat.copy()
+        if not self.early_stopping and self.best_loss_ is None:  # ... or switched off
+            self.best_loss_ = np.inf
+        self._fit_stochastic(Rows(*train, dtype), validation, rng, settings, incremental)
+        return self
+
+    _y_numeric = False
+
+    def _is_dask(self, X):
+        return False
+
+    def _fit_dtype(self, settings, first_pass):
+        """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or
+        ``partial_fit``), else sklearn's rule for the input, ``(np.float64, np.float32)``: a
+        float32 or float64 ``X`` keeps its dtype, anything else becomes float64."""
+        if settings["dtype"] is not None:
+            return settings["dtype"]
+        return (np.float64, np.float32) if first_pass else self._dtype
+
+    def _layer_sizes(self, n_features, n_outputs, settings, first_pass):
+        """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
+        sizes = [n_features, *settings["hidden"], n_outputs]
+        if not first_pass and sizes != self._sizes:
+            raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
+                             "changed, or the outputs y asks for); set warm_start=False to start again")
+        if not first_pass and tuple(settings["activations"]) != self._activations:
+            raise ValueError(f"activation {self.activation!r} differs from the fitted {list(self._activations)}; "
+                             "set warm_start=False to start again")
+        return sizes
+
+    def _initial_flat(self, sizes, rng, dtype, incremental, settings):
+        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout;
+        for ``partial_fit`` or a warm start, ``coefs_`` and ``intercepts_`` set by hand if any (as sklearn)."""
+        assigned = self._assigned_weights(sizes) if incremental or self.warm_start else None
+        if assigned is not None:
+            return _engine.pack_weights(assigned, dtype)
+        init = self._check_init(sizes)
+        weights = init if not isinstance(init, str) else _training.initial_weights(
+            sizes, init, rng, dtype, settings["activations"])
+        return _engine.pack_weights(weights, dtype)
+
+    def _begin(self, task, sizes, flat, dtype, settings):
+        """Fresh fitted state from ``flat`` (a first fit), or the fitted one in ``dtype`` (a warm start)."""
+        if flat is not None:
+            self._start(task, sizes, flat, dtype, settings["activations"])
+        elif self._flat.dtype != dtype:  # warm start in another precision
+            def repack(flat):  # the layout's padding depends on the precision: through the user layout
+                return None if flat is None else _engine.pack_weights(_engine.unpack_weights(flat, self._sizes), dtype)
+
+            self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
+            self._dtype = dtype
+
+    def _split(self, X, truth, sample_weight, rng, task):
+        """Training rows and, with early stopping, held-out rows (split as sklearn splits them).
+
+        Returns
+        -------
+        train : tuple ``(X, truth, sample_weight)``
+        validation : tuple ``(X_val, truth_val, sample_weight_val)`` or None
+        """
+        if not self.early_stopping:
+            return (X, truth, sample_weight), None
+        train_rows, val_rows = train_test_split(np.arange(X.shape[0]), random_state=rng,
+                                                test_size=self.validation_fraction,
+                                                stratify=self._stratify(truth, task))
+        if val_rows.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the "
+                             "size of your dataset.")
+
+        def part(rows):
+            return X[rows], truth[rows], None if sample_weight is None else sample_weight[rows]
+        return part(train_rows), part(val_rows)
+
+    def _stratify(self, truth, task):
+        """What the early-stopping split stratifies on (sklearn's rule for the task), or None."""
+        return None
 
     def _check_init(self, sizes):
         """A string init, or the weights of a list init (checked against ``sizes``)."""
@@ -75,17 +218,18 @@ class BaseMLP(BaseEstimator):
             )
         return weights
 
-    def _start(self, classes, sizes, flat, dtype):
-        """Fresh fitted state: weights, shapes and an empty history."""
+    def _start(self, task, sizes, flat, dtype, activations):
+        """Fresh fitted state: weights, shapes and an empty history (``task``: the subclass's)."""
         self.__dict__.pop("_assigned", None)  # weights set by hand before this fit: in flat now, or dropped
-        self.classes_ = classes
+        self._set_task(task)
         self._sizes = [int(s) for s in sizes]
+        self._activations = tuple(activations)
         self._flat = flat
         self._dtype = dtype
         self._best_flat = flat.copy() if self.early_stopping else None  # best weights so far
         self.n_layers_ = len(sizes)
         self.n_outputs_ = sizes[-1]
-        self.out_activation_ = "logistic" if sizes[-1] == 1 else "softmax"
+        self.out_activation_ = OUT_ACTIVATIONS[self._output()]
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -98,11 +242,19 @@ class BaseMLP(BaseEstimator):
             self.validation_loss_curve_ = None
 
     def _output_code(self):
-        """The engine's output layer: one sigmoid unit for two classes, else a softmax."""
-        return _core.OUTPUT_SIGMOID if self._sizes[-1] == 1 else _core.OUTPUT_SOFTMAX
+        """The engine's code of the output layer (see ``_output``)."""
+        return _engine.OUTPUT_CODES[self._output()]
+
+    def _activation_codes(self):
+        """The engine's codes of the hidden activations."""
+        return [_engine.ACTIVATION_CODES[a] for a in self._fitted_activations()]
+
+    def _fitted_activations(self):
+        # estimators pickled before the activations existed were logistic
+        return self.__dict__.get("_activations") or ("logistic",) * (len(self._sizes) - 2)
 
     def _architecture(self):
-        return _core.Architecture(self._sizes, self._output_code(), self._flat.dtype)
+        return _engine.architecture(self._sizes, self._output(), self._fitted_activations(), self._flat.dtype)
 
     def _fit_stochastic(self, source, validation, rng, settings, incremental):
         """sklearn's ``_fit_stochastic``: one engine pass per epoch under the training core's rules.
@@ -114,9 +266,10 @@ class BaseMLP(BaseEstimator):
         early_stopping = self.early_stopping
         if validation is not None:
             X_val, y_val, sw_val = validation
-            validation = (_engine.make_dataset(X_val, dtype, labels=y_val,
+            validation = (_engine.make_dataset(X_val, dtype, **truth_arguments(y_val),
                                                sample_weight=None if sw_val is None else sw_val.astype(dtype)),
                           y_val, sw_val)
+        per_output = self.n_outputs_ if self._loss_per_output else 1
         n_samples = source.n_samples
         batch_size = self.batch_size
         if batch_size > n_samples:
@@ -135,7 +288,7 @@ class BaseMLP(BaseEstimator):
             # sklearn adds (alpha / 2) ||coefs||^2 of the weights before each update; the engine
             # reports the data term only, so the penalty is averaged over the epoch's two ends
             penalty = 0.25 * settings["alpha"] * (norm_before + self._squared_coef_norm())
-            return [loss_sum / weight_sum + penalty]
+            return [loss_sum / weight_sum / per_output + penalty]
 
         def after_epoch(epoch, losses):
             self.n_iter_ = epoch
@@ -159,14 +312,17 @@ class BaseMLP(BaseEstimator):
                 )
             return False
 
+        self._validation_divisor = per_output
         self.n_iter_ = 0
         try:
             outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch)
         except _training.Diverged as error:
+            # sklearn's sentence first, for code that matches it; then what happened and what to do
             raise ValueError(
-                f"training diverged in epoch {error.epoch}: the weights or the loss became NaN, infinite or absurdly "
-                "large (the model keeps those of the epoch before). Lower learning_rate_init or scale the inputs, "
-                "e.g. with StandardScaler."
+                "Solver produced non-finite parameter weights. The input data may contain large values and need "
+                f"to be preprocessed: training diverged in epoch {error.epoch} (the weights or the loss became NaN, "
+                "infinite or absurdly large; the model keeps those of the epoch before). Lower learning_rate_init "
+                "or scale the inputs, e.g. with StandardScaler."
             ) from None
         if outcome.interrupted:
             warnings.warn("Training interrupted by user.")
@@ -182,7 +338,8 @@ class BaseMLP(BaseEstimator):
             data, y_val, sw_val = validation
             score = self._validation_score(_engine.predict_outputs(arch, self._flat, data), y_val, sw_val)
             val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
-            self.validation_loss_curve_.append(_engine.loss_sum(arch, self._flat, data) / val_weight)
+            self.validation_loss_curve_.append(_engine.loss_sum(arch, self._flat, data) / val_weight
+                                               / self._validation_divisor)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -323,22 +480,28 @@ class _LayerViews(list):
         return array
 
 
+def truth_arguments(truth):
+    """``make_dataset``'s keyword for encoded ``y``: int32 class indices are ``labels=``, an
+    ``(n, K)`` float array (multilabel indicators, regression targets) ``targets=``."""
+    return {"labels": truth} if truth.ndim == 1 else {"targets": truth}
+
+
 class Rows:
     """Training rows in memory: one engine dataset, visited in sklearn's order.
 
     Parameters
     ----------
     X : ndarray or CSR matrix, as the engine reads it
-    y_index : ndarray of int32
-        Class (or target) indices of the rows.
+    truth : ndarray
+        Class indices of the rows (int32), or their ``(n, K)`` targets in ``dtype``.
     sample_weight : ndarray of float64 or None
     dtype : np.float64 or np.float32
     """
 
-    def __init__(self, X, y_index, sample_weight, dtype):
+    def __init__(self, X, truth, sample_weight, dtype):
         self.n_samples = X.shape[0]
         self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
-        self.data = _engine.make_dataset(X, dtype, labels=y_index,
+        self.data = _engine.make_dataset(X, dtype, **truth_arguments(truth),
                                          sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
         self.sample_idx = np.arange(self.n_samples, dtype=np.intp)
 

@@ -140,7 +140,7 @@ def exclusive_fit(model):
         lock.release()
 
 
-def initial_weights(sizes, init, rng, dtype):
+def initial_weights(sizes, init, rng, dtype, activation="logistic"):
     """Starting weights in the user layout.
 
     Parameters
@@ -152,11 +152,14 @@ def initial_weights(sizes, init, rng, dtype):
         ``"zeros"``: everything 0 (ZERO); ``"glorot"``: weights ~ U(-r, r) with
         ``r = sqrt(6 / (n_in + n_out))``, biases 0, suited to deeper nets; ``"sklearn"``: for
         each layer in order, ``coef ~ U(-r, r)`` of shape ``(n_in, n_out)`` then
-        ``intercept ~ U(-r, r)``, ``r = sqrt(2 / (n_in + n_out))`` (Glorot & Bengio, 2010, for
-        the logistic function), drawn exactly as ``sklearn.neural_network.MLPClassifier``
-        draws them from the same ``RandomState``.
+        ``intercept ~ U(-r, r)``, ``r = sqrt(2 / (n_in + n_out))`` for logistic units and
+        ``sqrt(6 / (n_in + n_out))`` for the others (Glorot & Bengio, 2010), drawn exactly as
+        scikit-learn's MLPs draw them from the same ``RandomState``.
     rng : numpy.random.Generator or numpy.random.RandomState
     dtype : np.float64 or np.float32
+    activation : str or sequence of str, default="logistic"
+        The hidden activation(s), which set the ``"sklearn"`` bound (a list counts as logistic
+        only when every entry is).
 
     Returns
     -------
@@ -171,7 +174,8 @@ def initial_weights(sizes, init, rng, dtype):
             bound = np.sqrt(6.0 / (n_in + n_out))
             W[:, 1:] = rng.uniform(-bound, bound, size=(n_out, n_in))
         elif init == "sklearn":
-            bound = np.sqrt(2.0 / (n_in + n_out))
+            logistic = all(a == "logistic" for a in ([activation] if isinstance(activation, str) else activation))
+            bound = np.sqrt((2.0 if logistic else 6.0) / (n_in + n_out))
             W[:, 1:] = rng.uniform(-bound, bound, (n_in, n_out)).T
             W[:, 0] = rng.uniform(-bound, bound, n_out)
         weights.append(W.astype(dtype))

@@ -16,6 +16,10 @@ contributions; the sort is iterative, so any depth works. A gradient has its var
 *The rules* (``_RULES``, one line per operation): ``name: (forward, one vjp per operand)``. The
 public functions check their operands and apply a rule; :func:`primitive` records a new one.
 
+*Pictures.* :func:`to_dot` writes the graph as the lecture draws it (Graphviz DOT text: a box per
+intermediate variable, its function inside and its name outside, the adjoints after a backward
+pass); :func:`draw` renders it to SVG, PNG or PDF with the optional ``graphviz`` package.
+
 Examples
 --------
 The lecture's J = cos(sin(x^2) + 3 x^2), by hand dJ/dx = -sin(sin(x^2) + 3 x^2) (cos(x^2) 2x + 6x):
@@ -52,12 +56,15 @@ import numpy as np
 __all__ = [
     "Node", "Variable", "Constant", "constant", "primitive", "topological_order", "evaluate", "grad",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "sum", "mean",
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "softmax", "logsumexp",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "softmax", "logsumexp",
     "concat", "reshape", "transpose", "softmax_cross_entropy", "binary_cross_entropy_with_logit",
-    "network_logits", "network_proba", "network_loss",
+    "network_logits", "network_proba", "network_loss", "to_dot", "draw",
 ]
 
 # -- The rules: forward and vector-Jacobian product of every operation --------------------------
+
+
+_LEAKY_SLOPE = 0.01
 
 
 def _sigmoid(a):
@@ -112,6 +119,8 @@ _RULES = {
     "cos":       (np.cos,       lambda g, z, a: -g * np.sin(a)),
     "tanh":      (np.tanh,      lambda g, z, a: g * (1.0 - z**2)),
     "sigmoid":   (_sigmoid,     lambda g, z, a: g * z * (1.0 - z)),
+    "relu":      (lambda a: np.maximum(a, 0.0), lambda g, z, a: g * (z > 0)),
+    "leaky_relu": (lambda a: np.where(a > 0, a, _LEAKY_SLOPE * a), lambda g, z, a: g * np.where(z > 0, 1.0, _LEAKY_SLOPE)),
     "softplus":  (lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))), lambda g, z, a: g * _sigmoid(a)),
     # d(a b) = da b + a db, with vectors taken as np.matmul does: (m,n)@(n,), (n,)@(n,p), (n,)@(n,)
     "matmul":    (np.matmul,    lambda g, z, a, b: (g @ b.T if a.ndim == 2 else b @ g) if b.ndim == 2
@@ -506,7 +515,9 @@ sin = _unary("sin", "sine")
 cos = _unary("cos", "cosine")
 tanh = _unary("tanh", "hyperbolic tangent")
 sigmoid = _unary("sigmoid", "logistic sigmoid 1 / (1 + e^-a), derivative z (1 - z); never overflows")
-softplus = _unary("softplus", "log(1 + e^a) = max(a, 0) + log1p(e^-|a|), derivative sigmoid(a); never overflows")
+relu = _unary("relu", "rectified linear unit max(a, 0), derivative [z > 0]")
+leaky_relu = _unary("leaky_relu", "leaky rectifier: a for a > 0, else 0.01 a; derivative 1 or 0.01")
+softplus = _unary("softplus", "``log(1 + e^a) = max(a, 0) + log1p(e^-|a|)``, derivative sigmoid(a); never overflows")
 sum = _reduction("sum", "Sum of the elements", "np.sum")  # noqa: A001 (mirrors np.sum)
 mean = _reduction("mean", "Mean of the elements", "np.mean")
 logsumexp = _reduction("logsumexp", "log(sum(e^a)), the maximum subtracted first,", "scipy.special.logsumexp")
@@ -616,11 +627,22 @@ def binary_cross_entropy_with_logit(logit, label):
     return softplus(a) - float(label) * a
 
 
+#: The hidden activations of ``fastnn.Network`` as functions of a node (the identity is no node).
+_ACTIVATION_FUNCTIONS = {"logistic": lambda a: sigmoid(a), "tanh": lambda a: tanh(a), "relu": lambda a: relu(a),
+                         "identity": lambda a: a, "leaky_relu": lambda a: leaky_relu(a)}
+_OUTPUTS = ("softmax", "sigmoid", "multilabel", "identity")
+
+
 def _check_network(weights, x, output=None):
     """Wrap and check the layers and sample; ``output=None`` skips the output-layer checks."""
-    if output is not None and output not in ("softmax", "sigmoid"):
-        raise ValueError(f"output must be 'softmax' or 'sigmoid'; got {output!r}")
-    weights, x = [_as_node(W) for W in weights], _as_node(x)
+    if output is not None and output not in _OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(map(repr, _OUTPUTS))}; got {output!r}")
+    weights = list(weights)
+    # arrays given as data become constants named as in the lecture's pictures (see to_dot)
+    names = ["α", "β"] if len(weights) == 2 else [f"W{i}" for i in range(1, len(weights) + 1)]
+    weights = [W if isinstance(W, Node) else Constant(_to_float_array(W, f"weights[{i}]"), name=names[i])
+               for i, W in enumerate(weights)]
+    x = x if isinstance(x, Node) else Constant(_to_float_array(x, "x"), name="x")
     if not weights:
         raise ValueError("weights must hold at least one layer, shape (n_out, n_in + 1)")
     if x.ndim != 1:
@@ -638,47 +660,69 @@ def _check_network(weights, x, output=None):
     return weights, x
 
 
-def network_logits(weights, x):
-    """The last layer's pre-activation W [1; z] for one sample (``weights``, ``x`` as for :func:`network_loss`)."""
+def _activations(activation, n_hidden):
+    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(names) != n_hidden or any(name not in _ACTIVATION_FUNCTIONS for name in names):
+        raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATION_FUNCTIONS))}, or one "
+                         f"per hidden layer ({n_hidden}); got {activation!r}")
+    return names
+
+
+def network_logits(weights, x, activation="logistic"):
+    """The last layer's pre-activation W [1; z] for one sample (arguments as for :func:`network_loss`)."""
     weights, z = _check_network(weights, x)
-    one = constant([1.0])
-    for W in weights[:-1]:
-        z = sigmoid(W @ concat([one, z]))
-    return weights[-1] @ concat([one, z])
+    hidden = len(weights) - 1
+    for layer, (W, g) in enumerate(zip(weights[:-1], _activations(activation, hidden)), start=1):
+        suffix = "" if hidden == 1 else str(layer)
+        a = _name(W @ _with_intercept(z), f"a{suffix}")
+        z = a if g == "identity" else _name(_ACTIVATION_FUNCTIONS[g](a), f"z{suffix}")
+    return _name(weights[-1] @ _with_intercept(z), "b")
 
 
-def network_proba(weights, x, output="softmax"):
-    """Class probabilities for one sample, a row of ``fastnn.Network.predict_proba``, shape ``(K,)``.
+def _with_intercept(z):
+    """[1; z], the intercept first (the bias is column 0 of the next layer), named after ``z``."""
+    return _name(concat([constant([1.0]), z]), None if z.name is None else f"[1; {z.name}]")
 
-    ``weights``, ``x`` and ``output`` are as for :func:`network_loss`; a sigmoid output gives ``[1 - p, p]``.
+
+def network_proba(weights, x, output="softmax", activation="logistic"):
+    """The outputs for one sample, a row of ``fastnn.Network.predict_proba`` (``predict`` for identity).
+
+    Arguments as for :func:`network_loss`; a sigmoid output gives ``[1 - p, p]``, multilabel the K
+    sigmoids, identity the logits.
     """
     weights, x = _check_network(weights, x, output)
-    a = network_logits(weights, x)
+    a = network_logits(weights, x, activation)
     if output == "softmax":
         return softmax(a)
+    if output == "identity":
+        return a
     p = sigmoid(a)
-    return concat([1.0 - p, p])
+    return p if output == "multilabel" else concat([1.0 - p, p])
 
 
-def network_loss(weights, x, y, output="softmax", l2=0.0):
+def network_loss(weights, x, y, output="softmax", l2=0.0, activation="logistic"):
     """Loss of one sample for the network of ``fastnn.Network``, as a graph node.
 
     Parameters
     ----------
     weights : sequence of Node or array_like
         One matrix per layer, shape ``(n_out, n_in + 1)`` with the bias in column 0, as
-        ``fastnn.Network.weights_``; hidden layers compute z = sigmoid(W [1; z_prev]) from z = x.
+        ``fastnn.Network.weights_``; hidden layers compute z = g(W [1; z_prev]) from z = x.
         Pass :class:`Variable` objects to differentiate them.
     x : Node or array_like
         One sample, shape ``(n_features,)``.
-    y : int
-        Its label, 0..K-1 for softmax, 0 or 1 for sigmoid.
-    output : {"softmax", "sigmoid"}, default "softmax"
-        Softmax with cross-entropy ``logsumexp(b) - b_y`` over K >= 2 logits, or one sigmoid
-        unit with binary cross-entropy from its logit.
+    y : int or array_like
+        Its label, 0..K-1 for softmax, 0 or 1 for sigmoid; its K 0/1 labels (multilabel) or K
+        targets (identity).
+    output : {"softmax", "sigmoid", "multilabel", "identity"}, default "softmax"
+        Softmax with cross-entropy ``logsumexp(b) - b_y`` over K >= 2 logits, one sigmoid
+        unit with binary cross-entropy from its logit, K sigmoids with the sum of their binary
+        cross-entropies, or the identity with ``1/2 ||b - y||^2``.
     l2 : float, default 0.0
         Adds (l2 / 2) ||W[:, 1:]||^2 summed over layers (biases excluded), the penalty of
         ``fastnn.Network(l2=...)`` in each per-sample update.
+    activation : str or list of str, default "logistic"
+        The hidden activation g, ``fastnn.Network``'s names, one for all or one per hidden layer.
 
     Returns
     -------
@@ -693,13 +737,266 @@ def network_loss(weights, x, y, output="softmax", l2=0.0):
     weights, x = _check_network(weights, x, output)
     if not isinstance(l2, numbers.Real) or not l2 >= 0:
         raise ValueError(f"l2 must be a number >= 0; got {l2!r}")
-    a = network_logits(weights, x)
+    a = network_logits(weights, x, activation)
     if output == "softmax":
         J = softmax_cross_entropy(a, y)
+        _name(J.parents[0], "log Z")  # logsumexp(b): J = log Z - b_y
+        _name(J.parents[1], "b_y")
+    elif output in ("multilabel", "identity"):
+        t = _to_float_array(y, "y")
+        if t.shape != a.shape or (output == "multilabel" and not np.isin(t, (0.0, 1.0)).all()):
+            raise ValueError(f"the {output} output needs y of shape {a.shape}"
+                             + (" holding 0 or 1" if output == "multilabel" else "") + f"; got {y!r}")
+        if output == "identity":
+            J = 0.5 * sum((a - t) ** 2)
+        else:  # sum_k softplus(b_k) - t_k b_k
+            J = sum(softplus(a) - t * a)
     else:
         if isinstance(y, (bool, np.bool_)) or not isinstance(y, numbers.Integral) or y not in (0, 1):
             raise ValueError(f"a sigmoid output needs the label 0 or 1; got {y!r}")
         J = binary_cross_entropy_with_logit(a, int(y))
     if l2:
-        J = J + 0.5 * l2 * builtins.sum(sum(W[:, 1:] ** 2) for W in weights)
-    return J
+        penalty = _name(0.5 * l2 * builtins.sum(sum(W[:, 1:] ** 2) for W in weights), "r")
+        J = _name(J, "ℓ") + penalty
+    return _name(J, "J")
+
+
+def _name(node, name):
+    """Give ``node`` the ``name`` (its label in :func:`to_dot`) unless it has one; return it."""
+    if node.name is None:
+        node.name = name
+    return node
+
+
+# -- Pictures: the graph in the lecture's conventions, as Graphviz DOT text --------------------
+
+#: What the box of each rule says: the function (the variable's name is written outside the box).
+_FUNCTION_LABELS = {
+    "add": "+", "subtract": "−", "multiply": "×", "divide": "÷", "power": "pow", "negative": "−( )",
+    "exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tanh": "tanh",
+    "sigmoid": "σ", "softplus": "softplus", "matmul": "matmul", "sum": "sum", "mean": "mean",
+    "logsumexp": "logsumexp", "softmax": "softmax", "reshape": "reshape", "transpose": "transpose",
+    "concat": "concat",
+}
+#: Values of ``show`` in :func:`to_dot` and :func:`draw`: which numbers each box shows.
+SHOW_CHOICES = (None, "value", "grad", "both")
+#: How each kind of node is drawn (Graphviz node attributes); the kind is also the node's ``class``.
+_KIND_STYLES = {
+    "variable": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbe9f6"},
+    "input": {"shape": "box", "style": "rounded"},
+    "constant": {"shape": "plaintext"},
+    "intercept": {"shape": "circle", "width": "0.3", "fixedsize": "true"},
+    "intermediate": {"shape": "box"},
+    "output": {"shape": "box", "peripheries": "2"},
+}
+#: A value of at most this many elements is written out in its box; a larger one by its shape.
+_SHOWN_ELEMENTS = 3
+
+
+def _format_number(value):
+    return f"{value:.4g}".replace("-", "−") if np.isfinite(value) else str(value)
+
+
+def _format_value(value):
+    """A value as a box shows it: 4 significant digits, a small array written out, a large one its shape."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return _format_number(float(value))
+    if value.size <= _SHOWN_ELEMENTS and value.ndim == 1:
+        return "[" + ", ".join(_format_number(float(v)) for v in value) + "]"
+    return "array " + "×".join(str(n) for n in value.shape)
+
+
+def _format_index(index):
+    """``a[index]`` as a box shows it: ``[1]``, ``[:, 1:]``."""
+    def one(part):
+        if isinstance(part, slice):
+            text = ("" if part.start is None else str(part.start)) + ":" + ("" if part.stop is None else str(part.stop))
+            return text + (f":{part.step}" if part.step is not None else "")
+        if part is Ellipsis:
+            return "..."
+        return str(np.asarray(part).tolist())
+
+    parts = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(one(p) for p in parts) + "]"
+
+
+def _function_label(node):
+    """The function of an intermediate node as its box shows it."""
+    if node.op == "getitem" and isinstance(node._forward, partial):
+        return _format_index(node._forward.keywords.get("index"))
+    return _FUNCTION_LABELS.get(node.op, node.op)
+
+
+def _node_kinds(order, output):
+    """{node: kind} with the kinds of ``_KIND_STYLES``; an intercept is a constant 1 that starts a concat."""
+    starts_concat = {u.parents[0] for u in order if u.op == "concat" and u.parents}
+    kinds = {}
+    for u in order:
+        if u is output and u.parents:
+            kinds[u] = "output"
+        elif u.parents:
+            kinds[u] = "intermediate"
+        elif isinstance(u, Variable):
+            kinds[u] = "variable"
+        elif u.name is not None:
+            kinds[u] = "input"
+        elif u in starts_concat and u.size == 1 and float(u._value.reshape(())) == 1.0:
+            kinds[u] = "intercept"
+        else:
+            kinds[u] = "constant"
+    return kinds
+
+
+def _dot_string(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(output, show="value"):
+    """The computation graph of ``output`` as Graphviz DOT text, drawn as in the lecture.
+
+    One rectangle per intermediate variable with its function inside (``sin``, ``+``,
+    ``matmul``, ``σ``, ``[1]`` for an index) and its name outside; leaves as nodes of their own:
+    variables (shaded, rounded) and named inputs (rounded) with their name inside, constants as
+    their number, the intercept 1 of ``[1; z]`` as a circle; the output (the loss) has a double
+    border. Edges are unlabelled and run from each operand to the result, parameters and inputs
+    on the left, the output on the right (``rankdir=LR``). An operand used twice has one edge per use.
+
+    Names come from ``name=`` (``ad.Variable(2.0, name="x")``) or from assigning ``node.name``;
+    :func:`network_loss` names its nodes as the lecture does (α, β, x, a, z, b, J). An unnamed
+    output is called ``J``; other unnamed intermediate variables ``u1``, ``u2``, ... and
+    unnamed variables ``v1``, ``v2``, ..., numbered in topological order.
+
+    Parameters
+    ----------
+    output : Node
+        The node whose graph is drawn, typically a scalar loss.
+    show : {"value", "grad", "both"} or None, default "value"
+        What each box shows below its function: the value of the forward pass, the adjoint
+        ∂J/∂u of the backward pass (written ``∂J/∂u = ...``, J the output's name), both, or
+        nothing (None: a blank graph to work by hand). A value or adjoint of at most 3 elements
+        is written out with 4 significant digits, a larger one by its shape. Adjoints are those
+        :meth:`Node.backward` stores (computed here afresh, so ``backward()`` need not have run)
+        and appear on the nodes that depend on a :class:`Variable`.
+
+    Returns
+    -------
+    str
+        A ``digraph``; node ids ``n0``, ``n1``, ... in topological order, each with ``class``
+        set to its kind: ``"variable"``, ``"input"``, ``"constant"``, ``"intercept"``,
+        ``"intermediate"`` or ``"output"``.
+
+    Raises
+    ------
+    ValueError
+        If ``show`` is not one of the choices, or adjoints are asked for a non-scalar output.
+    TypeError
+        If ``output`` is not a Node.
+
+    Examples
+    --------
+    >>> from fastnn import autodiff as ad
+    >>> x = ad.Variable(2.0, name="x")
+    >>> J = ad.cos(ad.sin(x ** 2) + 3 * x ** 2)
+    >>> print(ad.to_dot(J, show=None).splitlines()[:3])
+    ['digraph computation_graph {', '  rankdir=LR;', '  forcelabels=true;']
+    """
+    _check_node(output)
+    if show not in SHOW_CHOICES:
+        raise ValueError(f"show must be 'value', 'grad', 'both' or None; got {show!r}")
+    order = topological_order(output)
+    adjoints = _adjoints(output) if show in ("grad", "both") else {}
+    kinds = _node_kinds(order, output)
+    ids = {u: f"n{i}" for i, u in enumerate(order)}
+    names, counters = {}, {"intermediate": 0, "variable": 0}
+    for u in order:
+        if u.name is not None:
+            names[u] = u.name
+        elif kinds[u] == "output":
+            names[u] = "J"
+        elif kinds[u] in counters:
+            counters[kinds[u]] += 1
+            names[u] = f"{'u' if kinds[u] == 'intermediate' else 'v'}{counters[kinds[u]]}"
+    output_name = names.get(output, "J")
+
+    lines = ["digraph computation_graph {", "  rankdir=LR;", "  forcelabels=true;", "  nodesep=0.35;",
+             '  node [fontname="DejaVu Sans,Helvetica,Arial,sans-serif", fontsize=11, margin="0.12,0.06"];',
+             "  edge [arrowsize=0.7];"]
+    for u in order:
+        kind = kinds[u]
+        attributes = {"class": kind, **_KIND_STYLES[kind]}
+        if kind in ("intermediate", "output"):
+            text = [_function_label(u)]
+            attributes["xlabel"] = names[u]
+        elif kind in ("variable", "input"):
+            text = [names[u]]
+        elif kind == "intercept":
+            text = ["1"]
+        else:  # a constant: its number is its label
+            text = [_format_value(u._value)]
+        if kind not in ("constant", "intercept"):
+            if show in ("value", "both"):
+                text.append("= " + _format_value(u._value))
+            if show in ("grad", "both") and u in adjoints:
+                text.append(f"∂{output_name}/∂{names[u]} = {_format_value(adjoints[u])}")
+        attributes["label"] = "\n".join(text)
+        lines.append(f"  {ids[u]} [" + ", ".join(f"{k}={_dot_string(v)}" for k, v in attributes.items()) + "];")
+    sources = [ids[u] for u in order if kinds[u] in ("variable", "input")]
+    if sources:
+        lines.append("  {rank=min; " + "; ".join(sources) + ";}")
+    for u in order:
+        lines.extend(f"  {ids[v]} -> {ids[u]};" for v in u.parents)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def draw(output, path, show="value"):
+    """Render the computation graph of :func:`to_dot` to an image file through Graphviz.
+
+    Needs the ``graphviz`` Python package (``pip install "fastnn[graphviz]"``) and the Graphviz
+    programs (``dot``: ``apt-get install graphviz``, ``brew install graphviz``, ...). The file is
+    written atomically: complete, or not at all.
+
+    Parameters
+    ----------
+    output : Node
+        The node whose graph is drawn, as for :func:`to_dot`.
+    path : str or os.PathLike
+        The image to write; its extension names the format Graphviz renders (``.svg``, ``.png``,
+        ``.pdf``, ...).
+    show : {"value", "grad", "both"} or None, default "value"
+        What each box shows, as for :func:`to_dot`.
+
+    Raises
+    ------
+    ValueError
+        If the extension of ``path`` is not a format Graphviz writes, or as :func:`to_dot`.
+    ImportError
+        If the ``graphviz`` package is not installed.
+    RuntimeError
+        If the Graphviz program ``dot`` is not installed or fails.
+    OSError
+        If the file cannot be written (an existing file is then unchanged).
+    """
+    import os
+
+    dot = to_dot(output, show=show)
+    extension = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("drawing a graph needs the graphviz package: pip install \"fastnn[graphviz]\" "
+                          "(and the Graphviz programs, e.g. apt-get install graphviz)") from None
+    if extension not in graphviz.FORMATS:
+        raise ValueError(f"cannot draw {os.fspath(path)!r}: Graphviz writes no format named {extension!r}; "
+                         "give a path ending in .svg, .png or .pdf")
+    try:
+        image = graphviz.Source(dot).pipe(format=extension)
+    except graphviz.ExecutableNotFound:
+        raise RuntimeError("the Graphviz program 'dot' was not found: install Graphviz (apt-get install graphviz, "
+                           "brew install graphviz, ...) and make sure 'dot' is on the PATH") from None
+    except graphviz.CalledProcessError as exc:
+        raise RuntimeError(f"Graphviz failed to render {os.fspath(path)!r}: {exc.stderr!r}") from None
+    from .io import write_atomic
+
+    write_atomic(path, image)

@@ -1,4 +1,4 @@
-"""The ``fastnn`` command: train, predict, evaluate, the handout's neuralnet program, gradcheck, export.
+"""The ``fastnn`` command: train, predict, evaluate, the handout's neuralnet program, gradcheck, export, diagram.
 
 Every command reports bad input as one line on stderr, ``fastnn: error: <where>: <what>``,
 and exits with status 2 (usage and data errors), 1 (a failure while working, e.g. training
@@ -58,7 +58,7 @@ from ._validation import (
 )
 from .gradcheck import DEFAULT_TOLERANCE
 from ._errors import DataFormatError, ModelFormatError
-from .plots import parse_image_shape
+from .plots import DIAGRAM_MAX_EDGES, DIAGRAM_MAX_UNITS, parse_image_shape
 
 #: Each command's module and function.
 COMMANDS = {
@@ -68,6 +68,7 @@ COMMANDS = {
     "neuralnet": ("._cli_tools", "cmd_neuralnet"),
     "gradcheck": ("._cli_tools", "cmd_gradcheck"),
     "export": ("._cli_tools", "cmd_export"),
+    "diagram": ("._cli_tools", "cmd_diagram"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +274,18 @@ example:
   fastnn export run1/model.npz model.onnx
 """
 
+DIAGRAM_EPILOG = """\
+Draws the network diagram of a saved model: one circle per unit, layers from the inputs (left)
+to the outputs (right), one edge per weight coloured by its value (red positive, blue
+negative) and as wide as its magnitude; intercepts are not drawn. The extension of OUTPUT names
+the format (.svg, .png, .pdf, ...). A layer wider than --max-units shows its units of largest
+total |weight|; beyond --max-edges edges, each layer keeps its largest |weights|.
+
+examples:
+  fastnn diagram run1/model.npz network.svg
+  fastnn diagram run1/model.npz network.png --max-edges 100
+"""
+
 
 def build_parser():
     """The ``fastnn`` argument parser with its subcommands.
@@ -437,6 +450,20 @@ def build_parser():
                         help="type of the graph's input and arithmetic (default: the model's)")
     add_common(export)
     export.set_defaults(run="export")
+
+    # ---- diagram
+    diagram = commands.add_parser(
+        "diagram", help="draw the network diagram of a saved model (.svg, .png, .pdf)",
+        description="Draw the network diagram of a saved model: units as circles, weights as edges.",
+        epilog=DIAGRAM_EPILOG, formatter_class=formatter)
+    diagram.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
+    diagram.add_argument("image", metavar="OUTPUT", help="the image to write (.svg, .png, .pdf, ...)")
+    diagram.add_argument("--max-units", type=_positive_int, default=DIAGRAM_MAX_UNITS, metavar="N",
+                         help="most units drawn per layer (default: %(default)s)")
+    diagram.add_argument("--max-edges", type=_positive_int, default=DIAGRAM_MAX_EDGES, metavar="N",
+                         help="most edges drawn (default: %(default)s)")
+    add_common(diagram)
+    diagram.set_defaults(run="diagram")
     return parser
 
 

@@ -135,7 +135,7 @@ def _worker_epoch(weights, pairs, state, shuffle, seed):
     """On a worker: the engine over the given blocks from ``weights``; returns the new weights
     (user layout), the loss sum, the rows and their weight sum."""
     dtype = np.dtype(state["dtype"])
-    arch = _core.Architecture(state["sizes"], state["output"], dtype)
+    arch = _core.Architecture(state["sizes"], state["output"], dtype, state.get("activations"))
     W = _engine.pack_weights(weights, dtype)
     rng = np.random.RandomState(seed)
 

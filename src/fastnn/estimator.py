@@ -16,19 +16,16 @@ import functools
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _blocks, _engine, _training, _validation
 from ._mlp import BaseMLP, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
-from ._validation import check_dtype, check_hidden
 
 __all__ = ["MLPClassifier"]
 
@@ -36,11 +33,12 @@ INITS = ("sklearn", *_validation.INITS)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    """Multi-layer perceptron classifier with sigmoid units, trained by fastnn's SGD engine.
+    """Multi-layer perceptron classifier trained by fastnn's SGD engine.
 
-    Hidden layers compute ``z = sigmoid(z_prev @ coefs_[l] + intercepts_[l])``; the output is
-    one sigmoid unit for one or two classes (binary cross-entropy) or a softmax over the classes
-    (cross-entropy). Training is stochastic gradient descent with a fixed learning rate and,
+    Hidden layers compute ``z = g(z_prev @ coefs_[l] + intercepts_[l])`` with ``g`` the
+    ``activation``; the output is one sigmoid unit for one or two classes (binary
+    cross-entropy), a softmax over the classes (cross-entropy), or for a multilabel indicator
+    ``y`` one sigmoid per label (binary cross-entropy summed over the labels). Training is stochastic gradient descent with a fixed learning rate and,
     by default, one update per sample (``batch_size=1``), in C with the GIL released::
 
         W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
@@ -51,9 +49,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     ----------
     hidden_layer_sizes : array-like of int, default=(100,)
         Units of each hidden layer; ``()`` gives logistic / softmax regression.
-    activation : {"logistic"}, default="logistic"
-        Hidden-unit function. fastnn trains sigmoid networks only; sklearn's default is
-        ``"relu"``.
+    activation : {"logistic", "tanh", "relu", "identity", "leaky_relu"} or list, default="logistic"
+        Hidden-unit function, sklearn's names (plus ``"leaky_relu"``, slope 0.01 below 0), or
+        one per hidden layer. sklearn's default is ``"relu"``; fastnn keeps the logistic units
+        it has always trained.
     solver : {"sgd"}, default="sgd"
         Plain SGD with a constant step (sklearn's ``solver="sgd", learning_rate="constant",
         momentum=0``); sklearn's default is ``"adam"``.
@@ -114,7 +113,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
     n_features_in_ : int
-    feature_names_in_ : ndarray of str of shape (n_features_in_,)
+    feature_names_in_ : ndarray of str of shape ``(n_features_in_,)``
         Defined when ``X`` had string column names.
     coefs_ : list of ndarray, shape (n_in, n_out) each
         Weight matrices in sklearn's layout (views of the engine buffer).
@@ -125,6 +124,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     n_outputs_ : int
         Output units: 1 for one or two classes, else ``n_classes``.
     out_activation_ : {"logistic", "softmax"}
+        ``"logistic"`` for one or two classes and for multilabel ``y``.
     loss_ : float
         Training loss of the last epoch (see Notes).
     loss_curve_ : list of float
@@ -174,7 +174,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"logistic"})],
+        "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
         "solver": [StrOptions({"sgd"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -228,9 +228,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
-        y : array-like of shape (n_samples,)
-            Class labels of any sortable type. A single class is fitted as sklearn fits it (one
-            sigmoid unit trained towards 0; ``predict`` returns that class).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any sortable type, or a multilabel 0/1 indicator matrix. A single
+            class is fitted as sklearn fits it (one sigmoid unit trained towards 0; ``predict``
+            returns that class).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, not all zero; each scales its row's loss and update.
 
@@ -279,65 +280,52 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _check_settings(self, incremental):
-        """Hyperparameters the constraints cannot express; returns the normalised values."""
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True: one epoch over a chunk has no "
-                             "held-out rows to stop on; set early_stopping=False")
+        settings = super()._check_settings(incremental)
         if incremental and isinstance(self.class_weight, str):
             raise ValueError("class_weight='balanced' needs the whole training set; with partial_fit "
                              "pass a dict of class weights, or sample_weight")
-        return {
-            "dtype": None if self.dtype is None else check_dtype(self.dtype),
-            "hidden": check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes"),
-            "alpha": _finite(self.alpha, "alpha"),
-            "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
-            "n_jobs": _resolve_n_jobs(self.n_jobs),
-        }
+        return settings
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
-        with _training.exclusive_fit(self):
-            return self._fit_exclusive(X, y, sample_weight, incremental, classes)
+    def _is_dask(self, X):
+        return _blocks.is_dask_collection(X)
 
-    def _fit_exclusive(self, X, y, sample_weight, incremental, classes):
-        settings = self._check_settings(incremental)
-        fitted = self.__sklearn_is_fitted__()
-        first_pass = not fitted or (not self.warm_start and not incremental)
-        if _blocks.is_dask_collection(X):
-            return self._fit_blocks(X, y, sample_weight, settings, first_pass, incremental, classes)
-
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._fit_dtype(settings, first_pass), order="C",
-                             reset=first_pass)
-        dtype = settings["dtype"] = X.dtype.type
-        if sp.issparse(X) and not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
+    def _encode_targets(self, y, dtype, first_pass, incremental, classes):
+        """``y`` as the engine takes it: class indices (int32), or for a multilabel indicator
+        matrix the (n, K) 0/1 targets; and the task (classes, multilabel, output units)."""
+        multilabel = y.ndim == 2 and type_of_target(y) == "multilabel-indicator"
+        if not first_pass and multilabel != getattr(self, "_multilabel", False):
+            raise ValueError(f"y is {'a multilabel indicator matrix' if multilabel else 'one label per row'} but the "
+                             f"model was fitted on {'one label per row' if multilabel else 'multilabel y'}; set "
+                             "warm_start=False to start again")
+        if multilabel:
+            if self.class_weight:
+                raise ValueError("class_weight is not available for multilabel y; pass sample_weight")
+            n_labels = y.shape[1]
+            # as sklearn's label binarizer: a non-zero entry is the label's presence
+            return (np.ascontiguousarray(y != 0, dtype=dtype),
+                    {"classes": np.arange(n_labels), "multilabel": True, "n_outputs": n_labels})
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if y.ndim == 2:
+            raise ValueError(f"Multioutput target data is not supported with label binarization: y has {y.shape[1]} "
+                             "columns that are not a 0/1 multilabel indicator matrix; give one label per row, or "
+                             "0/1 indicators of the labels each row has")
         check_classification_targets(y)
         classes = self._check_classes(y, first_pass, incremental, classes)
         y_index = np.searchsorted(classes, y).astype(np.int32)
-        sample_weight = self._sample_weight(sample_weight, X, y, classes)
+        return y_index, {"classes": classes, "multilabel": False, "labels": y,
+                         "n_outputs": 1 if len(classes) <= 2 else len(classes)}
 
-        sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
+    def _set_task(self, task):
+        self.classes_ = task["classes"]
+        self._multilabel = task["multilabel"]
 
-        if sample_weight is not None and not np.all(sample_weight > 0):
-            keep = sample_weight > 0  # a row of weight 0 is a row that is not there
-            if not keep.any():
-                raise ValueError("every sample weight (times class_weight) is zero; at least one row "
-                                 "needs a positive weight")
-            X, y_index, sample_weight = X[keep], y_index[keep], sample_weight[keep]
-
-        rng = check_random_state(self.random_state)
-        # the random draws in sklearn's order: initial weights, then the split
-        flat = self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None
-        train, validation = self._split(X, y_index, sample_weight, rng, len(classes))
-        self._begin(classes, sizes, flat, dtype)
-        if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
-            self.validation_loss_curve_ = []
-            self._best_flat = self._flat.copy()
-        if not self.early_stopping and self.best_loss_ is None:  # ... or switched off
-            self.best_loss_ = np.inf
-        self._fit_stochastic(Rows(*train, dtype), validation, rng, settings, incremental)
-        return self
+    def _output(self):
+        """The engine's output layer: K sigmoids for multilabel y, one sigmoid unit for one or two
+        classes, else a softmax."""
+        if getattr(self, "_multilabel", False):
+            return "multilabel"
+        return "sigmoid" if self._sizes[-1] == 1 else "softmax"
 
     def _fit_source(self, X, y, source):
         """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
@@ -356,6 +344,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
                              "pass class_weight as a dict")
         X, y = _blocks.as_dask_arrays(X, y)
+        if y.ndim != 1:
+            raise ValueError("multilabel y is not available on a dask array; give one label per row")
         dtype = self._fit_dtype(settings, first_pass)
         if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
             dtype = np.float32 if X.dtype == np.float32 else np.float64
@@ -369,9 +359,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        sizes = self._layer_sizes(X.shape[1], classes, settings, first_pass)
+        task = {"classes": classes, "multilabel": False, "n_outputs": 1 if len(classes) <= 2 else len(classes)}
+        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
         rng = check_random_state(self.random_state)
-        self._begin(classes, sizes, self._initial_flat(sizes, rng, dtype, incremental) if first_pass else None, dtype)
+        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
+        self._begin(task, sizes, flat, dtype, settings)
 
         class_weights = self._class_weights(classes)
         prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
@@ -380,48 +372,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             source = _blocks.Blocks(X, y, prepare)
         else:  # a distributed source trains on the workers, from the state they are handed
             source.bind(self, self._flat, lambda: dict(
-                sizes=self._sizes, output=self._output_code(), dtype=np.dtype(dtype).name, prepare=prepare,
+                sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
+                dtype=np.dtype(dtype).name, prepare=prepare,
                 learning_rate=settings["learning_rate"], alpha=settings["alpha"],
                 batch_size=min(self.batch_size, source.n_samples)))
         self._fit_stochastic(source, None, rng, settings, incremental)
         return self
-
-    def _fit_dtype(self, settings, first_pass):
-        """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or
-        ``partial_fit``), else sklearn's rule for the input, ``(np.float64, np.float32)``: a
-        float32 or float64 ``X`` keeps its dtype, anything else becomes float64."""
-        if settings["dtype"] is not None:
-            return settings["dtype"]
-        return (np.float64, np.float32) if first_pass else self._dtype
-
-    def _layer_sizes(self, n_features, classes, settings, first_pass):
-        """``[n_features, hidden..., n_outputs]``; a warm start must keep the fitted ones."""
-        sizes = [n_features, *settings["hidden"], 1 if len(classes) <= 2 else len(classes)]
-        if not first_pass and sizes != self._sizes:
-            raise ValueError(f"the layer sizes {sizes} differ from the fitted {self._sizes} (hidden_layer_sizes "
-                             "changed); set warm_start=False to start again")
-        return sizes
-
-    def _initial_flat(self, sizes, rng, dtype, incremental):
-        """The starting weights of a first fit (``init``, drawn from ``rng``), in the engine layout;
-        for ``partial_fit`` or a warm start, ``coefs_`` and ``intercepts_`` set by hand if any (as sklearn)."""
-        assigned = self._assigned_weights(sizes) if incremental or self.warm_start else None
-        if assigned is not None:
-            return _engine.pack_weights(assigned, dtype)
-        init = self._check_init(sizes)
-        weights = init if not isinstance(init, str) else _training.initial_weights(sizes, init, rng, dtype)
-        return _engine.pack_weights(weights, dtype)
-
-    def _begin(self, classes, sizes, flat, dtype):
-        """Fresh fitted state from ``flat`` (a first fit), or the fitted one in ``dtype`` (a warm start)."""
-        if flat is not None:
-            self._start(classes, sizes, flat, dtype)
-        elif self._flat.dtype != dtype:  # warm start in another precision
-            def repack(flat):  # the layout's padding depends on the precision: through the user layout
-                return None if flat is None else _engine.pack_weights(_engine.unpack_weights(flat, self._sizes), dtype)
-
-            self._flat, self._best_flat = repack(self._flat), repack(self._best_flat)
-            self._dtype = dtype
 
     def _check_classes(self, y, first_pass, incremental, classes):
         """``classes_`` for this fit: new on a first pass, else checked against the fitted ones."""
@@ -443,8 +399,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              f"'y' has {seen}.")
         return new
 
-    def _sample_weight(self, sample_weight, X, y, classes):
+    def _sample_weight(self, sample_weight, X, y, task):
         """Per-row weights (sample_weight times class_weight) as float64, or None for all ones."""
+        classes = task["classes"]
+        y = task.get("labels", y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                                  copy=True)
@@ -467,30 +425,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             raise ValueError(f"class_weight must give finite weights >= 0, got {self.class_weight!r}")
         return per_class
 
-    def _split(self, X, y_index, sample_weight, rng, n_classes):
-        """Training rows and, with early stopping, held-out rows (split as sklearn splits them).
-
-        Returns
-        -------
-        train : tuple ``(X, y_index, sample_weight)``
-        validation : tuple ``(X_val, y_val, sample_weight_val)`` or None
-        """
-        if not self.early_stopping:
-            return (X, y_index, sample_weight), None
-        # sklearn stratifies on its binarized y only when that has one column (one or two classes)
-        stratify = (y_index == 1)[:, None] if n_classes <= 2 else None
-        train_rows, val_rows = train_test_split(np.arange(X.shape[0]), random_state=rng,
-                                                test_size=self.validation_fraction, stratify=stratify)
-        if val_rows.shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' or the "
-                             "size of your dataset.")
-
-        def part(rows):
-            return X[rows], y_index[rows], None if sample_weight is None else sample_weight[rows]
-        return part(train_rows), part(val_rows)
+    def _stratify(self, truth, task):
+        """sklearn stratifies on its binarized y only when that has one column (one or two classes)."""
+        return (truth == 1)[:, None] if truth.ndim == 1 and len(task["classes"]) <= 2 else None
 
     def _validation_score(self, outputs, y_index, sample_weight):
-        """Accuracy of the network's outputs on held-out rows (class indices ``y_index``)."""
+        """Accuracy of the network's outputs on held-out rows (class indices ``y_index``; for
+        multilabel y the indicator rows, and the accuracy is that of whole label sets)."""
+        if getattr(self, "_multilabel", False):
+            return accuracy_score(y_index.astype(np.int64), (outputs > 0.5).astype(np.int64),
+                                  sample_weight=sample_weight)
         if len(self.classes_) == 1:  # as predict: the one class, whatever the output
             predicted = np.zeros(len(y_index), dtype=np.int32)
         else:
@@ -516,7 +460,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
         out = _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
-        if out.shape[1] == 1:
+        if out.shape[1] == 1 and not getattr(self, "_multilabel", False):
             return np.hstack([1 - out, out])
         return out
 
@@ -549,6 +493,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         check_is_fitted(self)
         proba = self.predict_proba(X)
+        if getattr(self, "_multilabel", False):  # the label sets, as sklearn's label binarizer gives them back
+            return (proba > 0.5).astype(np.int64)
         if len(self.classes_) == 1:
             return np.repeat(self.classes_, proba.shape[0])
         return self.classes_[np.argmax(proba, axis=1)]

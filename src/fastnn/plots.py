@@ -1,12 +1,16 @@
-"""Pictures of a training run: the learning curve and the first layer's weights.
+"""Pictures of a network: the learning curve, the first layer's weights, the network diagram.
 
-Both functions return the PNG file's bytes, so the caller decides where and how to write
-them (the command line writes them atomically). Drawing uses matplotlib's Agg renderer
+The training-run pictures return the PNG file's bytes, so the caller decides where and how to
+write them (the command line writes them atomically); :func:`network_diagram` writes its file
+itself, atomically. Drawing uses matplotlib's Agg renderer
 directly, without ``pyplot``: no display is needed and no global figure state is touched.
 """
 
 import io
 import math
+import os
+import textwrap
+from collections import namedtuple
 
 import numpy as np
 
@@ -204,4 +208,229 @@ def hidden_units_png(W, image_shape, *, max_units=MAX_UNITS):
     bar.tick_params(labelsize=7)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# the network diagram
+
+#: Most units drawn per layer by :func:`network_diagram`; a wider layer shows its units with the
+#: largest total absolute weight (in and out).
+DIAGRAM_MAX_UNITS = 24
+#: Most edges drawn by :func:`network_diagram`; beyond, each layer keeps its largest absolute
+#: weights, in proportion to its number of edges.
+DIAGRAM_MAX_EDGES = 300
+
+
+class DiagramLayout(namedtuple("DiagramLayout", ["sizes", "units", "edges", "n_edges"])):
+    """What :func:`network_diagram` draws, chosen by :func:`diagram_layout`.
+
+    Attributes
+    ----------
+    sizes : list of int
+        Units per layer, input first: ``[n_features, *hidden, n_outputs]``.
+    units : list of ndarray of int
+        Per layer, the indices of the units drawn, ascending.
+    edges : list of ndarray of shape (n, 3)
+        Per weight layer, rows ``(source unit, target unit, weight)`` of the edges drawn
+        (unit indices of the layers below and above), by increasing absolute weight.
+    n_edges : int
+        The number of weights between the units drawn, before thinning.
+    """
+
+    __slots__ = ()
+
+
+def _fitted_weights(model):
+    """``(weights in the (n_out, n_in + 1) layout, output class names or None)`` of a fitted model."""
+    if hasattr(model, "coefs_") and hasattr(model, "intercepts_"):  # an MLPClassifier (fastnn's or sklearn's)
+        weights = [np.column_stack([np.asarray(b, dtype=np.float64), np.asarray(W, dtype=np.float64).T])
+                   for W, b in zip(model.coefs_, model.intercepts_)]
+        classes = getattr(model, "classes_", None)
+        return weights, None if classes is None else [str(c) for c in classes]
+    is_network = hasattr(type(model), "weights_") or hasattr(model, "hidden_layer_sizes")
+    if not is_network:
+        raise TypeError(f"network_diagram draws a fitted fastnn.Network or MLPClassifier, not a "
+                        f"{type(model).__name__}")
+    try:
+        weights = [np.asarray(W, dtype=np.float64) for W in model.weights_]
+    except (AttributeError, ValueError):  # not fitted (sklearn's NotFittedError is both)
+        weights = None
+    if not weights:
+        raise ValueError(f"this {type(model).__name__} is not fitted: call fit(X, y) first (or load a model "
+                         "with fastnn.load)")
+    classes = getattr(model, "metadata_", {}).get("classes")
+    return weights, None if classes is None else [str(c) for c in classes]
+
+
+def diagram_layout(weights, *, max_units=DIAGRAM_MAX_UNITS, max_edges=DIAGRAM_MAX_EDGES):
+    """Choose the units and edges :func:`network_diagram` draws.
+
+    A layer of more than ``max_units`` units shows the ``max_units`` with the largest total
+    absolute weight (incoming and outgoing, intercepts excluded). If more than ``max_edges``
+    weights join the units shown, each weight layer keeps its largest absolute weights, its
+    share of ``max_edges`` in proportion to its number of edges (at least one each).
+
+    Parameters
+    ----------
+    weights : list of ndarray of shape (n_out, n_in + 1)
+        The layers in the ``Network.weights_`` layout, bias in column 0 (not drawn).
+    max_units : int, default=DIAGRAM_MAX_UNITS
+    max_edges : int, default=DIAGRAM_MAX_EDGES
+
+    Returns
+    -------
+    DiagramLayout
+    """
+    W = [np.asarray(layer, dtype=np.float64)[:, 1:] for layer in weights]
+    sizes = [W[0].shape[1]] + [layer.shape[0] for layer in W]
+    units = []
+    for l, n in enumerate(sizes):
+        strength = np.zeros(n)
+        if l > 0:
+            strength += np.abs(W[l - 1]).sum(axis=1)
+        if l < len(W):
+            strength += np.abs(W[l]).sum(axis=0)
+        kept = np.arange(n) if n <= max_units else np.sort(np.argsort(-strength, kind="stable")[:max_units])
+        units.append(kept)
+    blocks = [layer[np.ix_(units[l + 1], units[l])] for l, layer in enumerate(W)]
+    n_edges = int(sum(block.size for block in blocks))
+    edges = []
+    for l, block in enumerate(blocks):
+        targets, sources = np.meshgrid(units[l + 1], units[l], indexing="ij")
+        rows = np.column_stack([sources.ravel(), targets.ravel(), block.ravel()])
+        order = np.argsort(np.abs(rows[:, 2]), kind="stable")
+        if n_edges > max_edges:
+            quota = max(1, int(max_edges * block.size / n_edges))
+            order = order[-quota:]
+        edges.append(rows[order])
+    return DiagramLayout(sizes, units, edges, n_edges)
+
+
+def _image_format(path):
+    """The matplotlib format named by ``path``'s extension, or ValueError naming the choices."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    extension = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if extension not in supported:
+        raise ValueError(f"cannot draw {os.fspath(path)!r}: no image format is named {extension!r}; give a path "
+                         f"ending in one of {', '.join('.' + e for e in sorted(supported))}")
+    return extension
+
+
+def network_diagram(model, path, *, max_units=DIAGRAM_MAX_UNITS, max_edges=DIAGRAM_MAX_EDGES):
+    """Draw the diagram of a fitted network: a circle per unit, an edge per weight.
+
+    As in the lecture's neural network diagrams, layers are columns from the inputs (left) to
+    the outputs (right) and intercepts are not drawn; the colour of an edge is its weight
+    (red positive, blue negative, on one scale for the whole diagram, shown by the colour bar)
+    and its width the weight's magnitude. Large networks are thinned to stay readable (see
+    :func:`diagram_layout`); a note under the diagram says what was left out.
+
+    Parameters
+    ----------
+    model : fastnn.Network or fastnn.MLPClassifier
+        Fitted (or loaded with ``fastnn.load``); an object with ``coefs_`` and ``intercepts_``
+        as scikit-learn's MLPClassifier also works.
+    path : str or os.PathLike
+        The image to write; its extension names the format (``.svg``, ``.png``, ``.pdf``, ...).
+        Written atomically: complete, or not at all.
+    max_units : int, default=DIAGRAM_MAX_UNITS
+        Most units drawn per layer.
+    max_edges : int, default=DIAGRAM_MAX_EDGES
+        Most edges drawn.
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted, the extension is not an image format, or a limit is below 1.
+    TypeError
+        If ``model`` is not a network.
+    OSError
+        If the file cannot be written (an existing file is then unchanged).
+    """
+    for name, value in (("max_units", max_units), ("max_edges", max_edges)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+    image_format = _image_format(path)
+    weights, classes = _fitted_weights(model)
+    image = _diagram_image(diagram_layout(weights, max_units=max_units, max_edges=max_edges), classes, image_format)
+    from .io import write_atomic
+
+    write_atomic(path, image)
+
+
+def _diagram_image(layout, classes, image_format):
+    """The bytes of the diagram of ``layout`` in ``image_format``."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.figure import Figure
+
+    n_columns, tallest = len(layout.sizes), max(len(u) for u in layout.units)
+    n_drawn = int(sum(len(rows) for rows in layout.edges))
+    note = ["intercepts not drawn", "colour: weight, width: |weight|"]
+    if n_drawn < layout.n_edges:
+        note.insert(0, f"the {n_drawn} largest |weights| of {layout.n_edges} drawn (per layer)")
+    if any(s > len(u) for s, u in zip(layout.sizes, layout.units)):
+        note.insert(0, "wide layers: the units of largest total |weight|")
+    width = 1.6 + 2.0 * n_columns
+    note = textwrap.wrap("; ".join(note), width=int(width * 13))
+    # inches: the layer titles above, the units, the note below
+    top, bottom, body = 0.7, 0.3 + 0.16 * len(note), max(1.8, 0.3 * tallest)
+    height = top + body + bottom
+    figure = Figure(figsize=(width, height), dpi=100, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes([0.3 / width, bottom / height, (width - 1.6) / width, body / height])
+    axes.set_axis_off()
+    axes.set_xlim(-0.45, n_columns - 0.55)
+    axes.set_ylim(-0.5, tallest - 0.5)
+
+    def y_of(layer):
+        """{unit index: vertical position} of a layer's units drawn, the column centred."""
+        shown = layout.units[layer]
+        offset = (tallest - len(shown)) / 2
+        return {int(j): tallest - 1 - (offset + k) for k, j in enumerate(shown)}
+
+    positions = [y_of(layer) for layer in range(n_columns)]
+    drawn = [rows for rows in layout.edges if len(rows)]
+    m = max((float(np.abs(rows[:, 2]).max()) for rows in drawn), default=0.0) or 1.0
+    cmap, norm = colormaps["RdBu_r"], Normalize(-m, m)
+    for layer, rows in enumerate(layout.edges):
+        segments = [((layer, positions[layer][int(s)]), (layer + 1, positions[layer + 1][int(t)])) for s, t, _ in rows]
+        axes.add_collection(LineCollection(segments, colors=cmap(norm(rows[:, 2])),
+                                           linewidths=0.4 + 2.6 * np.abs(rows[:, 2]) / m, zorder=1))
+    radius = min(12.0, 0.36 * 72 * body / tallest)  # points; units 0.3 inch apart at most
+    for layer in range(n_columns):
+        ys = list(positions[layer].values())
+        axes.scatter([layer] * len(ys), ys, s=(2 * radius) ** 2, facecolor="white", edgecolor="#333333",
+                     linewidth=1.0, zorder=2)
+        n, shown = layout.sizes[layer], len(layout.units[layer])
+        role = "input" if layer == 0 else ("output" if layer == n_columns - 1 else f"hidden {layer}")
+        count = f"{n} units" if shown == n else f"{shown} of {n} units"
+        axes.annotate(f"{role}\n{count}", (layer, tallest - 0.5), xytext=(0, 8), textcoords="offset points",
+                      ha="center", va="bottom", fontsize=9, annotation_clip=False)
+        if layer in (0, n_columns - 1):
+            for j, y in positions[layer].items():
+                if layer == 0:
+                    text, side = f"x{j + 1}", -1
+                else:
+                    text, side = classes[j] if classes is not None and len(classes) == n else str(j), 1
+                axes.annotate(text, (layer, y), xytext=(side * (radius + 3), 0), textcoords="offset points",
+                              ha="right" if side < 0 else "left", va="center", fontsize=7, annotation_clip=False)
+    figure.text(0.3 / width, 0.12 / height, "\n".join(note), fontsize=8, color="#444444", va="bottom")
+    bar = figure.add_axes([(width - 0.9) / width, (bottom + 0.1 * body) / height, 0.15 / width, 0.8 * body / height])
+    figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar).set_label("weight", fontsize=8)
+    bar.tick_params(labelsize=7)
+    from matplotlib import rc_context
+
+    buffer = io.BytesIO()
+    # the same model gives the same bytes: no date, fixed SVG ids
+    metadata = {"Date": None} if image_format in ("svg", "svgz", "pdf") else None
+    with rc_context({"svg.hashsalt": "fastnn"}):
+        figure.savefig(buffer, format=image_format, dpi=100, facecolor="white", metadata=metadata)
     return buffer.getvalue()

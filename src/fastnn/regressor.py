@@ -1,0 +1,238 @@
+"""fastnn.MLPRegressor: a scikit-learn regressor trained by fastnn's C engine.
+
+The estimator follows ``sklearn.neural_network.MLPRegressor`` wherever the meaning is the same
+(parameter names, fitted attributes, the stopping rules, ``partial_fit``, ``warm_start``, early
+stopping on R^2) and draws its random numbers the same way: with ``init="sklearn"`` and the same
+``random_state`` it starts from sklearn's initial weights and visits the rows in sklearn's
+order, so it follows ``MLPRegressor(solver="sgd", learning_rate="constant", momentum=0)`` up
+to rounding. The output layer is the identity, the loss half the squared error.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+from . import _engine, _validation
+from ._mlp import BaseMLP
+
+__all__ = ["MLPRegressor"]
+
+INITS = ("sklearn", *_validation.INITS)
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor trained by fastnn's SGD engine.
+
+    Hidden layers compute ``z = g(z_prev @ coefs_[l] + intercepts_[l])`` with ``g`` the
+    ``activation``; the output layer is the identity, one unit per target, trained on half the
+    squared error. Training is stochastic gradient descent with a fixed learning rate and, by
+    default, one update per sample (``batch_size=1``), in C with the GIL released::
+
+        W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
+
+    with ``J_i = 1/2 ||y_hat_i - y_i||^2`` and the ``alpha * W`` term on ``coefs_`` only.
+
+    Parameters
+    ----------
+    loss : {"squared_error"}, default="squared_error"
+        sklearn's only other choice, ``"poisson"``, needs an exponential output layer the
+        engine does not have.
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Units of each hidden layer; ``()`` is linear regression.
+    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"} or list, default="relu"
+        Hidden-unit function (sklearn's default), or one per hidden layer.
+    solver : {"sgd"}, default="sgd"
+        Plain SGD with a constant step (sklearn's ``solver="sgd", learning_rate="constant",
+        momentum=0``); sklearn's default is ``"adam"``.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
+        as ``alpha * W`` (for mini-batches sklearn divides it by the batch's weight; fastnn does
+        not, as in :class:`fastnn.MLPClassifier`).
+    batch_size : int, default=1
+        Rows per update; 1 is per-sample SGD (sklearn's default is ``"auto"``).
+    learning_rate_init : float, default=0.001
+        The fixed step size, > 0 (sklearn's value). Per-sample steps on unscaled targets are
+        large: scale ``y`` (e.g. ``TransformedTargetRegressor``) or lower the step if a fit
+        diverges.
+    max_iter : int, default=200
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the early-stopping split and the shuffling, in that order.
+    tol : float, default=1e-4
+    verbose : bool or int, default=False
+    warm_start : bool, default=False
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their R^2 stops improving;
+        the best weights are restored.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int or np.inf, default=10
+    init : {"sklearn", "uniform", "zeros", "glorot"} or list of ndarray, default="sklearn"
+        Starting weights, as in :class:`fastnn.MLPClassifier` (sklearn's bound for non-logistic
+        units is ``sqrt(6 / (fan_in + fan_out))``).
+    dtype : {"float64", "float32"} or None, default=None
+        Precision of the weights and the arithmetic; None follows ``X`` as sklearn does.
+    n_jobs : int or None, default=None
+        Hogwild! threads; None or 1 is serial and reproducible.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` had string column names.
+    coefs_, intercepts_ : list of ndarray
+        Weights ``(n_in, n_out)`` and biases ``(n_out,)`` per layer (views of the engine buffer).
+    n_layers_ : int
+    n_outputs_ : int
+        Targets.
+    out_activation_ : "identity"
+    loss_ : float
+        sklearn's loss of the last epoch: the mean over rows and targets of half the squared
+        error of each row measured before its update, plus the penalty (see
+        :class:`fastnn.MLPClassifier`'s Notes on the penalty).
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        R^2 of the held-out rows after each epoch (early stopping only).
+    best_validation_score_ : float or None
+    validation_loss_curve_ : list of float or None
+    n_iter_ : int
+    t_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3))
+    >>> y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    >>> model = MLPRegressor(hidden_layer_sizes=(32,), max_iter=50, random_state=0).fit(X, y)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "loss": [StrOptions({"squared_error"})],
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
+        "solver": [StrOptions({"sgd"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
+        "init": [StrOptions(set(INITS)), list, tuple],
+        "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    _loss_per_output = True  # sklearn's squared error is a mean over the targets too
+    _y_numeric = True
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="sgd",
+                 alpha=0.0001, batch_size=1, learning_rate_init=0.001, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, init="sklearn", dtype=None, n_jobs=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y`` by SGD.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Finite real targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; each scales its row's loss and update.
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of SGD over ``X``, ``y``, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _encode_targets(self, y, dtype, first_pass, incremental, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        with np.errstate(over="ignore"):
+            targets = np.ascontiguousarray(np.reshape(y, (y.shape[0], -1)), dtype=dtype)
+        if not np.isfinite(targets).all():
+            raise ValueError(f"y holds a value too large for {np.dtype(dtype).name}; scale the targets")
+        return targets, {"n_outputs": targets.shape[1]}
+
+    def _set_task(self, task):
+        pass
+
+    def _output(self):
+        return "identity"
+
+    def _sample_weight(self, sample_weight, X, y, task):
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        """R^2 of the held-out rows, as sklearn's early stopping scores them."""
+        return r2_score(targets, outputs, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for one target, else (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
+        out = _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
+        return out[:, 0] if out.shape[1] == 1 else out
