@@ -410,7 +410,7 @@ def test_the_valid_files_the_mutations_start_from_are_valid(scratch):
 
 @FUZZ
 @given(data=st.one_of(st.binary(max_size=200), csv_like_bytes()),
-       labels=st.sampled_from(["int", "str", "auto", None]), header=st.booleans(),
+       labels=st.sampled_from(["int", "str", "auto", "float", None]), header=st.booleans(),
        piece=st.sampled_from([None, 1, 7, 64]))
 def test_every_csv_mode_raises_only_data_format_errors(scratch, data, labels, header, piece):
     """Every label mode, with and without a header, read in one piece or in tiny pieces

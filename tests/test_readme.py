@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import synthetic_data
@@ -31,6 +32,8 @@ NOT_RUN_HERE = {
 }
 #: Data files the README's commands name, made here in the OCR format (label, 128 pixels).
 DATA_FILES = {"train.csv": 0, "valid.csv": 1, "test.csv": 2, "small_train.csv": 3, "small_validation.csv": 4}
+#: Regression data files the README's commands name (target, 6 features).
+REGRESSION_FILES = {"prices.csv": 5}
 
 
 def blocks(language):
@@ -61,6 +64,14 @@ def write_ocr_csv(path, seed, n=120):
     path.write_text("".join(f"{label}," + ",".join(map(str, row)) + "\n" for label, row in zip(y, pixels)))
 
 
+def write_regression_csv(path, seed, n=200):
+    """``y = X @ w + 0.5 sin(6 x1) + noise`` on 6 features in [0, 1]: a target of about unit scale."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(n, 6))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0, 1.5, -1.0]) + 0.5 * np.sin(6 * X[:, 0]) + rng.normal(scale=0.05, size=n)
+    path.write_text("".join(f"{t:.6f}," + ",".join(f"{v:.6f}" for v in row) + "\n" for t, row in zip(y, X)))
+
+
 def test_the_readme_has_shell_and_python_blocks():
     assert blocks("sh") and blocks("python")
     assert all(commands(block) for block in blocks("sh"))
@@ -69,6 +80,8 @@ def test_the_readme_has_shell_and_python_blocks():
 def test_every_shell_command_of_the_readme_runs_as_written(tmp_path):
     for name, seed in DATA_FILES.items():
         write_ocr_csv(tmp_path / name, seed)
+    for name, seed in REGRESSION_FILES.items():
+        write_regression_csv(tmp_path / name, seed)
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     ran = []
     for block in blocks("sh"):

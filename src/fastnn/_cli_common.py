@@ -1,5 +1,6 @@
 """What the ``fastnn`` commands share: exit statuses, file names, errors, messages, file checks."""
 
+import math
 import os
 import re
 import sys
@@ -18,6 +19,9 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 DEFAULT_HIDDEN = (50,)
 DEFAULT_EPOCHS = 30
 DEFAULT_LEARNING_RATE = 0.1
+DEFAULT_ACTIVATION = "logistic"
+#: What ``fastnn train --task`` learns: class labels (softmax) or real targets (identity output).
+TASKS = ("classification", "regression")
 #: Share of rows held out for validation by ``--dataset digits`` unless told otherwise.
 DEFAULT_VALIDATION_FRACTION = 0.2
 #: Seed of the (fixed) permutation that splits train/validation rows.
@@ -96,18 +100,41 @@ def _check_output_dir(path):
         raise UsageError(f"{path}: cannot write the output folder: {existing} is not writable")
 
 
+def _activations(names, hidden):
+    """The hidden layers' activations from ``--activation NAME ...``: one name for every layer, or
+    one per ``--hidden`` layer (a list); ``names`` None is the default.
+
+    Raises
+    ------
+    UsageError
+        For a count that is neither 1 nor the number of hidden layers.
+    """
+    if not names:
+        return DEFAULT_ACTIVATION
+    if len(names) == 1:
+        return names[0]
+    if len(names) != len(hidden):
+        layers = f"{len(hidden)} hidden layer{'s' if len(hidden) != 1 else ''}"
+        sizes = f" (--hidden {' '.join(map(str, hidden))})" if hidden else ""
+        raise UsageError(f"argument --activation: {len(names)} names for {layers}{sizes}; give one name for "
+                         "every layer, or one per hidden layer")
+    return list(names)
+
+
 def _same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _load_labelled(path, args, *, n_features=None, no_labels_hint=False, **options):
-    """:func:`_read_data` with a hint when a features-only file was given to a labelled reader."""
+    """:func:`_read_data` with a hint when a features-only file was given to a labelled reader
+    (``no_labels_hint``: True, or what the missing columns are called, e.g. "target column")."""
     try:
         return _read_data(path, args, n_features=n_features, **options)
     except DataFormatError as exc:
         found = re.search(r"found (\d+)$", str(exc))
         if no_labels_hint and n_features is not None and found and int(found.group(1)) == n_features:
-            raise DataFormatError(f"{exc}; if the file has no label column, use --no-labels",
+            what = "label column" if no_labels_hint is True else no_labels_hint
+            raise DataFormatError(f"{exc}; if the file has no {what}, use --no-labels",
                                   path=exc.path, line=exc.line, column=exc.column) from None
         raise
 
@@ -129,3 +156,38 @@ def _read_data(path, args, **options):
         return fnn_io.load_dataset(path, progress=progress, **options)
 
 
+def regression_scores(Y, predicted):
+    """RMSE, MAE and R2 of ``predicted`` values against the targets ``Y``, by scikit-learn.
+
+    Parameters
+    ----------
+    Y, predicted : ndarray of shape (n_samples, n_targets)
+
+    Returns
+    -------
+    dict
+        ``rmse``: the root of the mean squared error over every row and target; ``mae``: the
+        mean absolute error over every row and target; ``r2``: the mean of the targets' R2
+        (scikit-learn's ``r2_score``; None with fewer than 2 rows, where it is undefined); for
+        more than one target also ``per_target``: ``{"rmse": [...], "mae": [...], "r2": [...]}``.
+    """
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    mse = mean_squared_error(Y, predicted, multioutput="raw_values")
+    mae = mean_absolute_error(Y, predicted, multioutput="raw_values")
+    if Y.shape[0] >= 2:
+        r2 = r2_score(Y, predicted, multioutput="raw_values")
+    else:
+        r2 = np.full(Y.shape[1], np.nan)
+    scores = {"rmse": float(np.sqrt(np.mean(mse))), "mae": float(np.mean(mae)), "r2": _number(np.mean(r2))}
+    if Y.shape[1] > 1:
+        scores["per_target"] = {"rmse": [float(v) for v in np.sqrt(mse)], "mae": [float(v) for v in mae],
+                                "r2": [_number(v) for v in r2]}
+    return scores
+
+
+def _number(value):
+    """A finite float, or None (JSON has no NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None

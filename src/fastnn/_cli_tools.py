@@ -11,10 +11,12 @@ from ._cli_common import (
     EXIT_OK,
     CommandError,
     UsageError,
+    _activations,
     _check_output_file,
     _load_labelled,
     _read_data,
     _same_file,
+    regression_scores,
 )
 from .io import DataFormatError, ModelFormatError
 from .network import Network
@@ -30,8 +32,18 @@ def _load_model(path, command="predict"):
         if "'metadata' entry is missing" in str(exc):
             raise ModelFormatError(f"{exc}; {hint}", path=exc.path) from None
         raise
-    classes = list(getattr(net, "metadata_", {}).get("classes", range(net.n_classes_)))
+    metadata = getattr(net, "metadata_", {})
+    classes = list(metadata["classes"]) if "classes" in metadata else list(range(net.n_classes_))
     return net, classes
+
+
+def _read_targets(net, args):
+    """``(X, Y)`` of DATA for a regression or multilabel model: its ``n_outputs_`` target columns
+    first, ``Y`` of shape (n_samples, n_outputs)."""
+    what = "target column" if net.output == "identity" else "label columns"
+    X, y = _load_labelled(args.data, args, labels="float", targets=net.n_outputs_, header=args.header,
+                          n_features=net.n_features_in_, no_labels_hint=what)
+    return X, y.reshape(y.shape[0], -1)
 
 
 def cmd_predict(args):
@@ -41,14 +53,24 @@ def cmd_predict(args):
         if _same_file(args.output, args.data) or _same_file(args.output, args.model):
             raise UsageError(f"{args.output}: -o would overwrite an input file")
     net, classes = _load_model(args.model, "predict")
+    if args.proba and net.output == "identity":
+        raise UsageError(f"{args.model}: --proba does not apply: this is a regression model (identity output), "
+                         "it predicts values; drop --proba")
     if args.no_labels:
         X = _read_data(args.data, args, labels=None, header=args.header, n_features=net.n_features_in_)
+    elif net.output in ("identity", "multilabel"):
+        X, _ = _read_targets(net, args)
     else:
         X, _ = _load_labelled(args.data, args, labels="auto", header=args.header, n_features=net.n_features_in_,
                               no_labels_hint=True)
     if args.proba:
         P = net.predict_proba(X)
         text = "".join(",".join(repr(float(p)) for p in row) + "\n" for row in P.tolist())
+    elif net.output == "identity":  # N values per row
+        values = net.predict(X).reshape(X.shape[0], -1)
+        text = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in values.tolist())
+    elif net.output == "multilabel":  # a 0/1 row per sample, a column per label
+        text = "".join(",".join(map(str, row)) + "\n" for row in net.predict(X).tolist())
     else:
         text = "".join(f"{classes[k]}\n" for k in net.predict(X).tolist())
     if args.output is None:
@@ -74,6 +96,10 @@ def format_confusion(C, classes):
 def cmd_evaluate(args):
     """``fastnn evaluate``: see :data:`EVALUATE_EPILOG`."""
     net, classes = _load_model(args.model, "evaluate")
+    if net.output == "identity":
+        return _evaluate_regression(net, args)
+    if net.output == "multilabel":
+        return _evaluate_multilabel(net, args, classes)
     K = net.n_classes_
     if classes == list(range(K)):
         X, y = _load_labelled(args.data, args, header=args.header, n_features=net.n_features_in_, n_classes=K)
@@ -102,6 +128,52 @@ def cmd_evaluate(args):
     from sklearn.metrics import confusion_matrix
 
     print(format_confusion(confusion_matrix(y, predicted, labels=np.arange(K)), classes))
+    return EXIT_OK
+
+
+def _evaluate_regression(net, args):
+    """``fastnn evaluate`` of a regression model: RMSE, MAE, R2 and the loss (each target's too)."""
+    X, Y = _read_targets(net, args)
+    scores = regression_scores(Y, net.predict(X).reshape(Y.shape))
+    r2 = "n/a (needs at least 2 samples)" if scores["r2"] is None else repr(scores["r2"])
+    print(f"samples:       {X.shape[0]}")
+    print(f"RMSE:          {scores['rmse']!r}")
+    print(f"MAE:           {scores['mae']!r}")
+    print(f"R2:            {r2}")
+    print(f"loss:          {float(net.loss(X, Y))!r}")
+    if Y.shape[1] > 1:
+        per_target = scores["per_target"]
+        print("per target:")
+        print(f"{'target':>6} {'RMSE':>12} {'MAE':>12} {'R2':>12}")
+        for j, (rmse, mae, r2) in enumerate(zip(per_target["rmse"], per_target["mae"], per_target["r2"]), 1):
+            r2 = "n/a" if r2 is None else f"{r2:.6g}"
+            print(f"{j:>6} {rmse:>12.6g} {mae:>12.6g} {r2:>12}")
+    return EXIT_OK
+
+
+def _evaluate_multilabel(net, args, classes):
+    """``fastnn evaluate`` of a multilabel model: subset accuracy, Hamming loss, cross-entropy and
+    each label's accuracy."""
+    X, Y = _read_targets(net, args)
+    bad = (Y != 0) & (Y != 1)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        csv = args.data.lower().endswith(".csv")
+        where = f"{args.data}:{row + 1 + args.header}:{column + 1}" if csv else f"{args.data}: y[{row}, {column}]"
+        raise DataFormatError(f"{where}: label value {float(Y[row, column])!r} is not 0 or 1 (a multilabel model's "
+                              f"DATA has its {Y.shape[1]} 0/1 label columns first)", path=args.data)
+    predicted = net.predict(X)
+    right = predicted == Y
+    print(f"samples:         {X.shape[0]}")
+    print(f"subset accuracy: {float(np.mean(right.all(axis=1)))!r}")
+    print(f"Hamming loss:    {float(np.mean(~right))!r}")
+    print(f"cross-entropy:   {float(net.loss(X, Y))!r}")
+    print("accuracy of each label:")
+    names = [str(c) for c in classes]
+    width = max(max(len(n) for n in names), len("label"))
+    print(f"{'label':>{width}} {'accuracy':>10}")
+    for name, accuracy in zip(names, right.mean(axis=0).tolist()):
+        print(f"{name:>{width}} {accuracy:>10.6g}")
     return EXIT_OK
 
 
@@ -183,34 +255,44 @@ def cmd_gradcheck(args):
 
     rng = np.random.default_rng(args.seed)
     if args.model is not None:
-        given = [name for name in ("hidden", "features", "classes", "output") if getattr(args, name) is not None]
+        given = [name for name in ("hidden", "features", "classes", "output", "activation")
+                 if getattr(args, name) is not None]
         if given:
             option = getattr(args, "output_option", None) if given[0] == "output" else f"--{given[0]}"
             raise UsageError(f"--model checks a saved network; drop {option} (see 'fastnn gradcheck --help')")
         net = fnn_io.load(args.model)
-        n_features, n_classes = net.n_features_in_, net.n_classes_
+        output, n_features = net.output, net.n_features_in_
         draw_x = lambda: rng.uniform(0.0, 1.0, size=n_features)  # noqa: E731
         what = f"model {args.model}"
     else:
         output = args.output or "softmax"
         hidden = [5, 4] if args.hidden is None else args.hidden
+        activation = _activations(args.activation, hidden)
         n_features = 6 if args.features is None else args.features
         n_classes = args.classes if args.classes is not None else (2 if output == "sigmoid" else 3)
         if output == "sigmoid" and n_classes != 2:
             option = getattr(args, "output_option", None) or "--output-layer"
             raise UsageError(f"{option} sigmoid has 2 classes, got --classes {n_classes}")
-        if n_classes < 2:
+        if n_classes < 2 and output == "softmax":
             raise UsageError(f"--classes must be >= 2, got {n_classes}")
         sizes = [n_features, *hidden, 1 if output == "sigmoid" else n_classes]
         weights = [rng.normal(size=(n_out, n_in + 1)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        net = Network.from_weights(weights, output=output)
+        net = Network.from_weights(weights, output=output, activation=activation)
         draw_x = lambda: rng.normal(size=n_features)  # noqa: E731
-        what = f"random {'-'.join(map(str, sizes))} {output} network"
+        names = activation if isinstance(activation, str) else "/".join(activation)
+        units = "" if names == "logistic" else f" ({names} hidden units)"
+        what = f"random {'-'.join(map(str, sizes))} {output} network{units}"
+    if output == "identity":
+        draw_y = lambda: rng.normal(size=net.n_outputs_)  # noqa: E731
+    elif output == "multilabel":
+        draw_y = lambda: rng.integers(0, 2, size=net.n_outputs_).astype(np.float64)  # noqa: E731
+    else:
+        draw_y = lambda: int(rng.integers(net.n_classes_))  # noqa: E731
     shapes = [W.shape for W in net.weights_]
     worst = [None] * len(shapes)  # per layer, the conclusive check with the largest error
     inconclusive = [0] * len(shapes)
     for _ in range(args.samples):
-        for layer, check in enumerate(check_layers(net, draw_x(), int(rng.integers(n_classes)), eps=args.eps)):
+        for layer, check in enumerate(check_layers(net, draw_x(), draw_y(), eps=args.eps)):
             if not check.conclusive(args.tolerance):
                 inconclusive[layer] += 1
             elif worst[layer] is None or check.error > worst[layer].error:
@@ -248,6 +330,14 @@ def cmd_export(args):
     if _same_file(args.onnx, args.model):
         raise UsageError(f"{args.onnx}: OUTPUT would overwrite the model file")
     net, _ = _load_model(args.model, "export")  # the export labels rows with its metadata_'s class names
+    # the exporter writes skl2onnx's MLPClassifier graph: logistic hidden units, softmax or sigmoid output
+    if net.output not in ("softmax", "sigmoid"):
+        raise UsageError(f"{args.model}: export writes classifiers (softmax or sigmoid output); this model has "
+                         f"the {net.output} output")
+    activations = net.metadata_.get("activation", [])
+    if any(name != "logistic" for name in activations):
+        raise UsageError(f"{args.model}: export writes logistic hidden units only; this model has "
+                         f"{', '.join(activations)}")
     try:
         from .onnx import to_onnx
     except ImportError as exc:

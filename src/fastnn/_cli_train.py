@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -23,9 +24,11 @@ from ._cli_common import (
     UNITS_FILE,
     CommandError,
     UsageError,
+    _activations,
     _check_output_dir,
     _count,
     _read_data,
+    regression_scores,
     _say,
 )
 from .io import DataFormatError
@@ -65,9 +68,20 @@ def _check_labels_plausible(y, name, is_csv, header=False):
 
 
 def _training_data(args):
-    """Training and validation arrays and a description of where they came from."""
+    """Training and validation arrays and a description of where they came from.
+
+    Returns
+    -------
+    tuple
+        ``(X, y, X_val, y_val, n_outputs, source, image_shape, classes)``: for classification
+        ``y`` holds class indices, ``n_outputs`` is K and ``classes`` the class names (None for
+        integer labels); for regression ``y`` is ``(n, N)`` float64 targets, ``n_outputs`` is N
+        and ``classes`` None.
+    """
     if args.data is not None and args.dataset is not None:
         raise UsageError("give either DATA or --dataset, not both (see 'fastnn train --help')")
+    if args.task == "regression":
+        return _regression_data(args)
     source = {"data": args.data or args.dataset or "digits", "validation": None}
     image_shape = None
     if args.data is None:
@@ -101,15 +115,45 @@ def _training_data(args):
     if n_classes < 2:
         raise DataFormatError(f"{name}: every label is 0; training needs at least 2 classes (labels 0..K-1)",
                               path=name)
+    image_shape = _image_shape(args, X, name, image_shape)
+    return X, y, X_val, y_val, n_classes, source, image_shape, classes
+
+
+def _image_shape(args, X, name, known=None):
+    """The shape to draw the first layer's weights in: --image-shape (checked), ``known``, the
+    OCR letters' 16x8 for 128 features in [0, 1], or None (not image data)."""
     if args.image_shape is not None:
         height, width = args.image_shape
         if height * width != X.shape[1]:
             raise UsageError(f"--image-shape {height}x{width} has {height * width} pixels but {name} has "
                              f"{X.shape[1]} features")
-        image_shape = args.image_shape
-    elif image_shape is None and X.shape[1] == 128 and X.min() >= 0 and X.max() <= 1:
-        image_shape = (16, 8)  # the OCR letters: 16x8 images, pixels in [0, 1]
-    return X, y, X_val, y_val, n_classes, source, image_shape, classes
+        return args.image_shape
+    if known is None and X.shape[1] == 128 and X.min() >= 0 and X.max() <= 1:
+        return (16, 8)  # the OCR letters: 16x8 images, pixels in [0, 1]
+    return known
+
+
+def _regression_data(args):
+    """:func:`_training_data` for ``--task regression``: real targets first in each row."""
+    if args.data is None:
+        raise UsageError(f"--task regression needs DATA{' (not --dataset digits)' if args.dataset else ''}: a CSV "
+                         "whose first column is the target (--targets N: the first N), or an .npz with X and y "
+                         "(see 'fastnn train --help')")
+    name = args.data
+    X, y = _read_data(name, args, labels="float", header=args.header, targets=args.targets)
+    Y = y.reshape(y.shape[0], -1)
+    source = {"data": name, "validation": None}
+    X_val = Y_val = None
+    if args.validation is not None:
+        X_val, y_val = _read_data(args.validation, args, labels="float", header=args.header,
+                                  n_features=X.shape[1], targets=Y.shape[1])
+        Y_val = y_val.reshape(y_val.shape[0], -1)
+        source["validation"] = args.validation
+    elif args.validation_fraction is not None:
+        train_rows, val_rows = _split(X.shape[0], args.validation_fraction, name)
+        X, Y, X_val, Y_val = X[train_rows], Y[train_rows], X[val_rows], Y[val_rows]
+        source["validation"] = f"fraction {args.validation_fraction} of {name}"
+    return X, Y, X_val, Y_val, Y.shape[1], source, _image_shape(args, X, name), None
 
 
 def _encode_labels(y, y_val, name):
@@ -157,8 +201,9 @@ class _Progress:
 
     LOG_EVERY = 10.0
 
-    def __init__(self, n_samples, epochs, mode):
+    def __init__(self, n_samples, epochs, mode, n_targets=None):
         self.n_samples, self.epochs, self.mode = n_samples, epochs, mode
+        self.n_targets = n_targets  # regression: report the RMSE of the N targets
         self.bar = None
         self.logged_at = None
         if mode == "bar":
@@ -186,22 +231,36 @@ class _Progress:
     def epoch(self, net):
         """Epoch ``net.n_epochs_`` is complete."""
         epoch, history = net.n_epochs_, net.history_
-        losses = f"train {history['train_loss'][-1]:.4f}"
-        if history["val_loss"]:
-            losses += f", validation {history['val_loss'][-1]:.4f}"
+        losses = _pair(history["train_loss"][-1], history["val_loss"][-1] if history["val_loss"] else None)
+        if self.n_targets is not None:
+            rmse = _pair(*(_rmse(part[-1], self.n_targets) if part else None
+                           for part in (history["train_loss"], history["val_loss"])))
         if self.bar is not None:
             self.bar.set_description_str(self._epoch_text(min(epoch + 1, self.epochs)), refresh=False)
-            self.bar.set_postfix_str(losses, refresh=False)
+            self.bar.set_postfix_str(losses if self.n_targets is None else f"RMSE {rmse}", refresh=False)
             self.bar.update(epoch * self.n_samples - self.bar.n)
         elif self.mode == "log":
             now = time.monotonic()
             if self.logged_at is None or now - self.logged_at >= self.LOG_EVERY or epoch == self.epochs:
                 self.logged_at = now
-                _say(f"{self._epoch_text(epoch)} done: cross-entropy {losses}")
+                if self.n_targets is None:
+                    _say(f"{self._epoch_text(epoch)} done: cross-entropy {losses}")
+                else:
+                    _say(f"{self._epoch_text(epoch)} done: RMSE {rmse} (loss {losses})")
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _pair(train, validation):
+    """``train 0.1234`` or ``train 0.1234, validation 0.2345``."""
+    return f"train {train:.4f}" + ("" if validation is None else f", validation {validation:.4f}")
+
+
+def _rmse(loss, n_targets):
+    """The RMSE over every row and target from the mean loss ``0.5 * ||y_hat - y||^2`` per row."""
+    return math.sqrt(2.0 * loss / n_targets)
 
 
 def _scores(net, X, y):
@@ -212,23 +271,36 @@ def _scores(net, X, y):
             "loss": float(net.loss(X, y))}
 
 
+def _regression_scores(net, X, Y):
+    """:func:`regression_scores` of ``net`` on ``(X, Y)``, with the sample count and the loss."""
+    predicted = net.predict(X).reshape(Y.shape)
+    return {"n_samples": int(X.shape[0]), **regression_scores(Y, predicted), "loss": float(net.loss(X, Y))}
+
+
 def cmd_train(args):
     """``fastnn train``: see :data:`TRAIN_EPILOG`."""
     if args.output is not None:
         _check_output_dir(args.output)
     elif not os.access(".", os.W_OK | os.X_OK):
         raise UsageError(f"{os.getcwd()}: cannot create the output folder here (not writable); use --output DIR")
-    X, y, X_val, y_val, n_classes, source, image_shape, classes = _training_data(args)
+    activation = _activations(args.activation, args.hidden)
+    regression = args.task == "regression"
+    if args.targets is not None and not regression:
+        raise UsageError("--targets N is for --task regression (the first N columns are real-valued targets)")
+    X, y, X_val, y_val, n_outputs, source, image_shape, classes = _training_data(args)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
-    params = dict(hidden=tuple(args.hidden), output="softmax", init=args.init, learning_rate=args.lr,
-                  epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
-                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs)
+    params = dict(hidden=tuple(args.hidden), output="identity" if regression else "softmax", init=args.init,
+                  learning_rate=args.lr, epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
+                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs, activation=activation)
     net = Network(**params)
-    sizes = [X.shape[1], *args.hidden, n_classes]
+    sizes = [X.shape[1], *args.hidden, n_outputs]
+    activations = [activation] * len(args.hidden) if isinstance(activation, str) else activation
     settings = {
-        "data": source["data"], "validation": source["validation"], "hidden": list(args.hidden),
-        "epochs": args.epochs, "learning_rate": args.lr, "init": args.init, "batch_size": args.batch_size,
-        "l2": args.l2, "seed": seed, "shuffle": args.shuffle, "dtype": args.dtype, "jobs": args.jobs,
+        "data": source["data"], "validation": source["validation"], "task": args.task,
+        **({"targets": n_outputs} if regression else {}), "hidden": list(args.hidden),
+        "activation": activations, "epochs": args.epochs, "learning_rate": args.lr, "init": args.init,
+        "batch_size": args.batch_size, "l2": args.l2, "seed": seed, "shuffle": args.shuffle, "dtype": args.dtype,
+        "jobs": args.jobs,
     }
     if not args.quiet:
         val_text = f" (validation: {X_val.shape[0]})" if X_val is not None else ""
@@ -250,7 +322,7 @@ def cmd_train(args):
     if args.quiet:
         print(folder)
     else:
-        _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files)
+        _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files, regression)
     if interrupted:
         _say(f"training interrupted after {n_epochs} of {_count(args.epochs, 'epoch')}; saved that model "
              f"(marked interrupted) in {folder}")
@@ -267,7 +339,9 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
         ``(n_epochs, metrics, seconds, samples_per_second, file_names, interrupted)``, or None
         when Ctrl-C came before the first epoch could be kept.
     """
-    progress = _Progress(X.shape[0], args.epochs, "quiet" if args.quiet else "bar" if sys.stderr.isatty() else "log")
+    regression = settings["task"] == "regression"
+    progress = _Progress(X.shape[0], args.epochs, "quiet" if args.quiet else "bar" if sys.stderr.isatty() else "log",
+                         n_targets=sizes[-1] if regression else None)
     n_weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     if _engine.uses_gemm(n_weights, X.shape[0], args.batch_size):
         _engine.load_gemm()  # BLAS loads before the clock starts
@@ -278,7 +352,8 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     except KeyboardInterrupt:  # before the first epoch began (while the data were converted)
         net = None
     except ValueError as exc:
-        raise CommandError(str(exc)) from exc
+        hint = " For regression, standardise large targets too." if regression and "diverged" in str(exc) else ""
+        raise CommandError(f"{exc}{hint}") from exc
     finally:
         progress.close()
     seconds = time.perf_counter() - started
@@ -289,16 +364,21 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     if not args.quiet:  # scoring and drawing the plots take a second or two (matplotlib loads)
         _say(f"scoring the model and writing its files to {folder}{os.sep}")
 
-    metrics = {"train": _scores(net, X, y), "validation": _scores(net, X_val, y_val) if X_val is not None else None}
+    scores = _regression_scores if regression else _scores
+    metrics = {"train": scores(net, X, y), "validation": scores(net, X_val, y_val) if X_val is not None else None}
     throughput = X.shape[0] * n_epochs / seconds if seconds > 0 else None
+    curve = {"train_loss": [float(v) for v in history["train_loss"]],
+             "val_loss": [float(v) for v in history["val_loss"]]}
+    if regression:
+        curve.update({f"{part}_rmse": [_rmse(v, sizes[-1]) for v in curve[f"{part}_loss"]]
+                      for part in ("train", "val")})
     report = {
         "fastnn_version": __version__,
         "settings": settings,
         "layer_sizes": sizes,
         "epochs_completed": n_epochs,
         "interrupted": interrupted,
-        "history": {"train_loss": [float(v) for v in history["train_loss"]],
-                    "val_loss": [float(v) for v in history["val_loss"]]},
+        "history": curve,
         "final": metrics,
         "time_seconds": seconds,
         "samples_per_second": throughput,
@@ -307,9 +387,15 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     }
     metadata = {"training": settings, "metrics": metrics, "epochs_completed": n_epochs,
                 "interrupted": interrupted, "image_shape": report["image_shape"]}
+    title = f"{'-'.join(map(str, sizes))} network"
+    if regression:
+        curve_png = learning_curve_png({"train_loss": curve["train_rmse"], "val_loss": curve["val_rmse"]},
+                                       title=title, ylabel="RMSE")
+    else:
+        curve_png = learning_curve_png(curve, title=title)
     outputs = {
         METRICS_FILE: (json.dumps(report, indent=2) + "\n").encode("utf-8"),
-        CURVE_FILE: learning_curve_png(report["history"], title=f"{'-'.join(map(str, sizes))} network"),
+        CURVE_FILE: curve_png,
     }
     if image_shape is not None and args.hidden:
         outputs[UNITS_FILE] = hidden_units_png(net.weights_[0], image_shape)
@@ -355,11 +441,17 @@ def _remove(written, created):
             path.rmdir()
 
 
-def _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files):
+def _print_summary(sizes, n_epochs, metrics, seconds, throughput, seed, folder, files, regression=False):
     print(f"network: {'-'.join(map(str, sizes))}, {_count(n_epochs, 'epoch')}, seed {seed}")
     for part in ("train", "validation"):
         scores = metrics[part]
-        if scores is not None:
+        if scores is None:
+            continue
+        if regression:
+            r2 = "n/a" if scores["r2"] is None else f"{scores['r2']:.4f}"
+            print(f"{part + ':':<12} RMSE {scores['rmse']:.6g}  MAE {scores['mae']:.6g}  R2 {r2}  "
+                  f"({scores['n_samples']} samples)")
+        else:
             print(f"{part + ':':<12} accuracy {scores['accuracy']:.4f}  error {scores['error']:.4f}  "
                   f"cross-entropy {scores['loss']:.4f}  ({scores['n_samples']} samples)")
     rate = f" ({throughput:,.0f} samples/s)" if throughput else ""

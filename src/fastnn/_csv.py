@@ -47,13 +47,25 @@ _PARSE_CHUNK = 8 * 2**20
 _PANDAS_MIN_BYTES = 32 * 2**20
 
 
-def _row_format(mode):
-    return "'x1,...,xm'" if mode is None else "'label,x1,...,xm'"
+def _row_format(mode, n_targets=1):
+    """A row of the format, for messages: ``'label,x1,...,xm'``, ``'y,x1,...,xm'``, ..."""
+    if mode is None:
+        return "'x1,...,xm'"
+    if mode == "float":
+        targets = {1: "y", 2: "y1,y2"}.get(n_targets, f"y1,...,y{n_targets}")
+        return f"'{targets},x1,...,xm'"
+    return "'label,x1,...,xm'"
 
 
-def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_line_bytes):
-    """read_csv for one label mode ("int", "str" or None), lines of at most ``max_line_bytes``."""
-    fmt = _row_format(mode)
+def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_line_bytes, n_targets=1):
+    """read_csv for one label mode ("int", "str", "float" or None), lines of at most ``max_line_bytes``.
+
+    In the "float" mode the first ``n_targets`` fields of each line are real-valued targets,
+    returned as ``y`` of shape (n,) for one target, else (n, n_targets).
+    """
+    fmt = _row_format(mode, n_targets)
+    targets = n_targets if mode == "float" else 0  # leading columns of real-valued targets
+    leading = targets or int(mode is not None)  # the columns before the features
     fh, size = _open_regular(path, lambda reason: _data_error(name, reason), "file")
     with fh:
         start, data_end, n_lines = _scan_csv_bytes(fh, name, size, fmt, max_line_bytes)
@@ -67,7 +79,7 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_lin
             first_line = 2
             if start >= data_end:
                 raise _data_error(name, f"the file has a header line but no data rows (expected rows {fmt})")
-        expected = None if n_features is None else n_features + (mode is not None)
+        expected = None if n_features is None else n_features + leading
         # pandas' parser is about 3x faster than numpy's; worth its import for big files only
         parser = _pandas_parser() if data_end - start > _PANDAS_MIN_BYTES else None
         reader = _ChunkReader(fh, start, data_end, name)
@@ -80,7 +92,7 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_lin
             result = None
             if mode != "str":  # the common case: numbers straight from the bytes, nothing decoded
                 result = _csv_fast(chunk, n_features, n_classes, labels=mode == "int", expected=expected,
-                                   parser=parser)
+                                   parser=parser, targets=targets)
             if result is not None:
                 data, codes = result
             else:
@@ -94,18 +106,22 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_lin
                     text_labels.append(np.array(names))
                 else:
                     data, codes = _parse_block(text, labels=mode == "int", expected=expected,
-                                               n_classes=n_classes, column_offset=0, **parse)
+                                               n_classes=n_classes, column_offset=0, targets=targets, **parse)
                 del text
             del chunk
+            if targets:  # the targets are the first columns of the numbers
+                codes, data = data[:, :targets], data[:, targets:]
             if X is None:
                 X = np.empty((n_lines, data.shape[1]), dtype=np.float64)
                 if mode == "int":
                     y = np.empty(n_lines, dtype=np.int64)
-                expected = data.shape[1] + (mode is not None)
+                elif targets:
+                    y = np.empty((n_lines, targets), dtype=np.float64)
+                expected = data.shape[1] + leading
             if row + data.shape[0] > n_lines:
                 raise _data_error(name, "the file changed while it was being read; read it again")
             X[row:row + data.shape[0]] = data
-            if mode == "int":
+            if mode == "int" or targets:
                 y[row:row + data.shape[0]] = codes
             row += data.shape[0]
             lineno += n_chunk_lines
@@ -117,6 +133,8 @@ def _read_csv(path, name, mode, header, n_features, n_classes, progress, max_lin
         return X
     if mode == "str":
         y = np.concatenate(text_labels)
+    elif targets == 1:
+        y = y[:, 0].copy()
     return X, y
 
 
@@ -262,12 +280,14 @@ def _split_labels(text, name, n_features, first_line, header_possible, parser=No
 
 
 def _parse_block(body, *, name, labels, expected, n_features, n_classes, first_line, column_offset,
-                 header_possible, parser=None):
+                 header_possible, parser=None, targets=0):
     """Numbers of a block of lines: the fast path, else the careful reader."""
-    result = _csv_fast(body, n_features, n_classes, labels=labels, expected=expected, parser=parser)
+    result = _csv_fast(body, n_features, n_classes, labels=labels, expected=expected, parser=parser,
+                       targets=targets)
     if result is None:
         result = _csv_slow(body, name, n_features, n_classes, labels=labels, expected=expected,
-                           first_line=first_line, column_offset=column_offset, header_possible=header_possible)
+                           first_line=first_line, column_offset=column_offset, header_possible=header_possible,
+                           targets=targets)
     return result
 
 
@@ -292,13 +312,16 @@ def _pandas_parser():
     return functools.partial(pandas.read_csv, float_precision="round_trip")
 
 
-def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None, parser=None):
+def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None, parser=None, targets=0):
     """Parse well-formed input with a C reader; None if anything is off.
 
     The reader is numpy's ``loadtxt``, or ``parser`` (pandas' ``read_csv``) when
     given; the guards before it leave only digits, signs, points, exponents,
     commas, blanks and line ends, which both read as the same correctly rounded
-    numbers.  Returns ``(X, y)`` (``y`` None without a label column).
+    numbers.  Returns ``(X, y)`` (``y`` None without a label column).  With
+    ``targets`` (and ``labels=False``) the first ``targets`` columns are real
+    numbers like the features and stay in ``X``: every line needs at least one
+    field more.
     """
     if isinstance(body, str):
         if not body.isascii():
@@ -326,8 +349,8 @@ def _csv_fast(body, n_features, n_classes, *, labels=True, expected=None, parser
         return None
     n_fields = data.shape[1]
     if expected is None and n_features is not None:
-        expected = n_features + labels
-    if n_fields < 1 + labels or (expected is not None and n_fields != expected):
+        expected = n_features + labels + targets
+    if n_fields < 1 + labels + targets or (expected is not None and n_fields != expected):
         return None
     if not np.isfinite(data).all():
         return None
@@ -373,7 +396,7 @@ def _token_problem(token):
 
 
 def _csv_slow(body, name, n_features, n_classes, *, labels=True, expected=None, first_line=1, column_offset=0,
-              header_possible=None):
+              header_possible=None, targets=0):
     """Reference reader: what it accepts is the format; reports the first problem.
 
     Pass 1 checks each line's structure and number syntax (one regular
@@ -382,13 +405,14 @@ def _csv_slow(body, name, n_features, n_classes, *, labels=True, expected=None, 
     checks the values (overflow to infinity, labels).  The earliest problem in
     file order is raised.  ``first_line`` is the file's number of the body's first
     line and ``column_offset`` the number of fields cut off each line before it
-    (both only for messages).  Returns ``(X, y)``, ``y`` None without labels.
+    (both only for messages).  ``targets`` leading fields are real-valued targets, kept
+    in ``X`` as for :func:`_csv_fast`.  Returns ``(X, y)``, ``y`` None without labels.
     """
     if expected is None and n_features is not None:
-        expected = n_features + labels
+        expected = n_features + labels + targets
     if header_possible is None:
         header_possible = first_line == 1
-    shape = _LineShape(name, labels, n_features, column_offset, header_possible)
+    shape = _LineShape(name, labels, n_features, column_offset, header_possible, targets)
     syntax_error = None
     n_good = 0  # lines that passed pass 1
     pos = 0  # start of the current line; lines are not split up front (memory)
@@ -434,13 +458,17 @@ def _csv_slow(body, name, n_features, n_classes, *, labels=True, expected=None, 
 class _LineShape:
     """The structure and number syntax of one line (pass 1 of :func:`_csv_slow`)."""
 
-    def __init__(self, name, labels, n_features, column_offset, header_possible):
+    def __init__(self, name, labels, n_features, column_offset, header_possible, targets=0):
         self.name = name
         self.labels = labels
         self.n_features = n_features
         self.offset = column_offset
         self.header_possible = header_possible
-        self.fmt = _row_format("int" if labels or column_offset else None)
+        self.targets = targets
+        if targets:
+            self.fmt = _row_format("float", targets)
+        else:
+            self.fmt = _row_format("int" if labels or column_offset else None)
 
     def problem(self, line, lineno, expected):
         """The DataFormatError for the line, or None."""
@@ -476,17 +504,23 @@ class _LineShape:
                 error.label_is_text = self.labels  # or text labels: "auto" tries those
                 return error
         n_found = line.count(",") + 1
-        minimum = 1 + self.labels
+        minimum = 1 + self.labels + self.targets
         if expected is None:
             if n_found < minimum:
                 return _data_error(
-                    name, f"expected at least 2 fields (label,x1,...,xm), found {n_found}", lineno
+                    name, f"expected at least {minimum} fields ({self.fmt.strip(chr(39))}), found {n_found}",
+                    lineno
                 )
         elif n_found != expected:
             detail = ""
             if lineno == 1 and self.n_features is not None:
-                detail = (f" (the label and n_features={self.n_features} values)" if self.labels or offset
-                          else f" (n_features={self.n_features} values)")
+                if self.targets:
+                    what = "the target" if self.targets == 1 else f"{self.targets} targets"
+                    detail = f" ({what} and n_features={self.n_features} values)"
+                elif self.labels or offset:
+                    detail = f" (the label and n_features={self.n_features} values)"
+                else:
+                    detail = f" (n_features={self.n_features} values)"
             return _data_error(name, f"expected {expected + offset} fields{detail}, found {n_found + offset}",
                                lineno)
         if not _LINE_RE.fullmatch(line):
@@ -494,7 +528,10 @@ class _LineShape:
             end = line.find(",", start)
             token = line[start : len(line) if end < 0 else end].strip(_BLANKS)
             column = line.count(",", 0, start) + 1
-            error = _data_error(name, _token_problem(token), lineno, column + offset)
+            problem = _token_problem(token)
+            if column <= self.targets and problem.endswith("is not a number"):
+                problem = f"target {problem}"
+            error = _data_error(name, problem, lineno, column + offset)
             error.label_is_text = self.labels and column == 1 and token != ""
             return error
         return None

@@ -105,7 +105,7 @@ def _open_npz(fh, make_error, what):
     return loaded
 
 
-def _read_npz(path, name, labels, n_features, n_classes):
+def _read_npz(path, name, labels, n_features, n_classes, targets=None):
     """:func:`fastnn.io.read_npz` once its arguments are checked (``name``: ``path`` for messages)."""
 
     def make_error(reason):
@@ -121,7 +121,8 @@ def _read_npz(path, name, labels, n_features, n_classes):
                     raise make_error(
                         f"array {key!r} is missing (found {sorted(arrays)}); a data .npz must"
                         " hold X (n_samples, n_features)"
-                        + ("" if labels is None else " and y (n_samples,)")
+                        + ("" if labels is None else " and y (n_samples,)" if labels != "float"
+                           else " and y (n_samples,) or (n_samples, n_targets)")
                     )
             with _open_npz(fh, make_error, "file") as npz:
                 X = npz["X"]
@@ -134,7 +135,9 @@ def _read_npz(path, name, labels, n_features, n_classes):
         raise make_error(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise make_error(f"X must hold real numbers, got dtype {X.dtype}")
-    if y is not None:
+    if labels == "float":
+        y = _check_npz_targets(y, X, targets, make_error)
+    elif y is not None:
         if y.ndim != 1:
             raise make_error(f"y must be 1-D (n_samples,), got shape {y.shape}")
         text = labels in ("str", "auto") and y.dtype.kind in "US"
@@ -154,6 +157,8 @@ def _read_npz(path, name, labels, n_features, n_classes):
         raise make_error(f"X[{row}, {col}] is {X[row, col]}; all values must be finite")
     if y is None:
         return X
+    if labels == "float":
+        return X, y
     if y.dtype.kind in "US":
         return X, y.astype(str)
     if (y < 0).any():
@@ -166,3 +171,22 @@ def _read_npz(path, name, labels, n_features, n_classes):
             raise make_error(f"y[{i}] = {y[i]} is too large (at most {_MAX_LABEL})")
         raise make_error(f"y[{i}] = {y[i]} is out of range: n_classes={n_classes} allows 0..{upper}")
     return X, y.astype(np.int64)
+
+
+def _check_npz_targets(y, X, targets, make_error):
+    """``y`` of a data .npz as real-valued targets: float64, shape (n,) or (n, K), finite."""
+    if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] == 0):
+        raise make_error(f"y must hold targets of shape (n_samples,) or (n_samples, n_targets), got shape {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise make_error(f"y must hold real-valued targets, got dtype {y.dtype}")
+    if X.shape[0] != y.shape[0]:
+        raise make_error(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    n_targets = 1 if y.ndim == 1 else y.shape[1]
+    if targets is not None and n_targets != targets:
+        raise make_error(f"y has {n_targets} target column(s) (shape {y.shape}), expected {targets}")
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])
+        where = ", ".join(map(str, index))
+        raise make_error(f"y[{where}] is {y[index]}; all targets must be finite")
+    return y

@@ -25,6 +25,7 @@ import warnings
 from . import __version__
 from ._cli_common import (  # noqa: F401 (the names scripts and tests use as fastnn.cli.*)
     CURVE_FILE,
+    DEFAULT_ACTIVATION,
     DEFAULT_EPOCHS,
     DEFAULT_HIDDEN,
     DEFAULT_LEARNING_RATE,
@@ -37,6 +38,7 @@ from ._cli_common import (  # noqa: F401 (the names scripts and tests use as fas
     MODEL_FILE,
     NEURALNET_SEED,
     PROG,
+    TASKS,
     UNITS_FILE,
     CommandError,
     UsageError,
@@ -44,6 +46,7 @@ from ._cli_common import (  # noqa: F401 (the names scripts and tests use as fas
     _say,
 )
 from ._validation import (
+    ACTIVATIONS,
     DTYPES,
     INITS,
     OUTPUTS,
@@ -123,6 +126,14 @@ class _OptionName(argparse.Action):
         setattr(namespace, f"{self.dest}_option", option_string)
 
 
+def _activation_name(text):
+    """A hidden activation's name (argparse's own wording, plus a hint for a misplaced DATA)."""
+    if text in ACTIVATIONS:
+        return text
+    hint = " (put DATA before --activation)" if any(c in text for c in "./\\") else ""
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(ACTIVATIONS)}){hint}")
+
+
 def _image_shape(text):
     try:
         return parse_image_shape(text)
@@ -147,22 +158,40 @@ data:
   --validation-fraction holds out that share of the rows by the same fixed permutation
   (independent of --seed); the training rows keep their file order.
 
+regression (--task regression):
+  The first CSV column is a real-valued target ('y,x1,...,xm'), or the first N with
+  --targets N ('y1,...,yN,x1,...,xm'); an .npz holds X (n, m) and y (n,) or (n, N). The
+  network ends in N identity units trained on the mean of 0.5*||y_hat - y||^2; progress
+  and the learning curve show the RMSE (over all rows and targets), metrics.json the train
+  and validation RMSE, MAE and R2. SGD with a fixed step works best on targets of about
+  unit scale: standardise large targets before training.
+
+activations:
+  --activation NAME sets the hidden units of every layer; --activation NAME1 NAME2 ... one
+  per --hidden layer (logistic, the default, is the sigmoid; tanh; relu; identity;
+  leaky_relu, slope 0.01 below 0). The model file records them.
+
 output (in --output DIR, by default a new folder fastnn-run-YYYYmmdd-HHMMSS):
   model.npz           the trained network (load with fastnn.io.load, or fastnn predict)
-  metrics.json        settings, loss per epoch, final error rates, time
-  learning_curve.png  mean cross-entropy per epoch on the training and validation rows
+  metrics.json        settings, loss per epoch, final error rates (regression: RMSE, MAE,
+                      R2), time
+  learning_curve.png  mean cross-entropy (regression: RMSE) per epoch on the training and
+                      validation rows
   hidden_units.png    each first-layer unit's input weights as an image (image data only:
                       --image-shape, the digits' 8x8, or 16x8 for 128 features in [0, 1])
 
 Ctrl-C stops training and saves the model of the last completed epoch (marked interrupted
 in its metadata) with its metrics and learning curve; the exit status is then 130.
-Put DATA before --hidden: --hidden takes the words after it as layer sizes.
+Put DATA before --hidden and --activation: they take the words after them.
 
 examples:
   fastnn train                                     # digits, a few seconds
   fastnn train train.csv --validation valid.csv --hidden 64 32 --epochs 100 --lr 0.05
   fastnn train data.npz --validation-fraction 0.1 --hidden --output run1   # no hidden layer
   fastnn train train.csv --image-shape 16x8 --seed 7 --jobs 2 --quiet
+  fastnn train train.csv --hidden 64 32 --activation relu tanh --init glorot
+  fastnn train prices.csv --task regression --validation-fraction 0.2 --activation relu
+  fastnn train two_targets.csv --task regression --targets 2 --header
 """
 
 PREDICT_EPILOG = """\
@@ -172,6 +201,10 @@ every CSV column is a feature and an .npz needs only X. Output: one predicted la
 (the class names the model was trained with), or with --proba one CSV row of K class
 probabilities per sample, columns in the order of the sorted classes (no header), to stdout
 or the file given by -o (a file is replaced only once complete; -o /dev/stdout works).
+A regression model's DATA has its N target columns first (ignored; or --no-labels); it
+prints the predicted values, one line per sample, N comma-separated values (--proba does
+not apply). A multilabel model (saved from the Python API) prints one 0/1 row per sample,
+a column per label (--proba: each label's probability); its DATA has the K 0/1 columns first.
 
 examples:
   fastnn predict run1/model.npz test.csv > labels.txt
@@ -184,6 +217,13 @@ DATA holds features and true labels (CSV 'label,x1,...,xm', --header to skip a h
 or .npz with X and y); labels are matched to the model's classes by name. Prints the number
 of samples, accuracy, error rate, mean cross-entropy and the confusion matrix (rows: true
 label, columns: predicted label).
+
+For a regression model DATA holds the N targets first (CSV 'y1,...,yN,x1,...,xm', or .npz
+with y (n,) or (n, N)); it prints the RMSE (over all rows and targets), MAE, R2 (the mean of
+the targets' R2) and the loss (mean 0.5*||y_hat - y||^2), then, for N > 1, each target's
+RMSE, MAE and R2. For a multilabel model (saved from the Python API; DATA: K 0/1 columns
+first) it prints the subset accuracy (rows with every label right), the Hamming loss (share
+of wrong labels), the mean binary cross-entropy summed over labels, and each label's accuracy.
 
 examples:
   fastnn evaluate run1/model.npz valid.csv
@@ -209,8 +249,9 @@ example:
 
 GRADCHECK_EPILOG = """\
 Compares the engine's backpropagated gradient with centered finite differences on a few
-random samples, for a random network (--hidden, --features, --classes, --output-layer) or a saved
-model (--model), and prints the worst relative error of each layer. Exits with status 1 if
+random samples, for a random network (--hidden, --features, --classes, --output-layer,
+--activation) or a saved model (--model), and prints the worst relative error of each layer.
+For the multilabel and identity outputs --classes is the number of output units. Exits with status 1 if
 any exceeds --tolerance. A layer whose gradient is too small for the differences to resolve
 (saturated sigmoid units: rounding noise would dominate) is reported inconclusive, not failed.
 
@@ -218,6 +259,7 @@ examples:
   fastnn gradcheck
   fastnn gradcheck --hidden 16 8 --features 20 --classes 5
   fastnn gradcheck --output-layer sigmoid --hidden
+  fastnn gradcheck --hidden 6 5 --activation tanh relu --output-layer identity
   fastnn gradcheck --model run1/model.npz
 """
 
@@ -225,7 +267,8 @@ examples:
 EXPORT_EPILOG = """\
 The graph takes X (N, n_features) and gives 'label' (N, the class names the model was trained
 with) and 'probabilities' (N, K), as skl2onnx names them; onnxruntime reproduces fastnn's
-probabilities to 1e-12 in float64 and 1e-6 in float32. Needs pip install "fastnn[onnx]".
+probabilities to 1e-12 in float64 and 1e-6 in float32. Classifiers (softmax or sigmoid output)
+with logistic hidden units are exported; other models are refused. Needs pip install "fastnn[onnx]".
 
 example:
   fastnn export run1/model.npz model.onnx
@@ -254,7 +297,7 @@ def build_parser():
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=PROG,
-        description="Train and use fully-connected sigmoid networks (per-sample SGD on the CPU).",
+        description="Train and use fully-connected networks (per-sample SGD on the CPU).",
         epilog="Run 'fastnn COMMAND --help' for a command's options and examples.\n\n"
                "examples:\n  fastnn train\n  fastnn train train.csv --validation valid.csv --epochs 50\n"
                "  fastnn evaluate fastnn-run-*/model.npz valid.csv",
@@ -273,9 +316,18 @@ def build_parser():
         epilog=TRAIN_EPILOG, formatter_class=formatter)
     train.add_argument("data", nargs="?", metavar="DATA", help="training data (.csv or .npz); default: digits")
     train.add_argument("--dataset", choices=["digits"], help="a bundled data set instead of DATA")
+    train.add_argument("--task", choices=TASKS, default="classification",
+                       help="classification (labels first) or regression (real targets first); "
+                            "default: %(default)s")
+    train.add_argument("--targets", type=_positive_int, default=None, metavar="N",
+                       help="--task regression: the first N columns are targets (default: 1; "
+                            "an .npz: the columns of y)")
     train.add_argument("--hidden", nargs="*", type=_layer_size, default=list(DEFAULT_HIDDEN), metavar="N",
                        help=f"units of each hidden layer (default: {' '.join(map(str, DEFAULT_HIDDEN))}; "
                             "no numbers: no hidden layer)")
+    train.add_argument("--activation", nargs="+", type=_activation_name, choices=ACTIVATIONS, default=None,
+                       metavar="NAME", help=f"hidden units: one of {', '.join(ACTIVATIONS)}, for all hidden "
+                                            f"layers or one per layer (default: {DEFAULT_ACTIVATION})")
     train.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                        help="passes over the training rows (default: %(default)s)")
     train.add_argument("--lr", "--learning-rate", dest="lr", type=_positive_float,
@@ -311,13 +363,14 @@ def build_parser():
 
     # ---- predict
     predict = commands.add_parser(
-        "predict", help="predict labels (or probabilities) with a saved model",
+        "predict", help="predict labels, probabilities or values with a saved model",
         description="Predict the label (or class probabilities) of each sample.",
         epilog=PREDICT_EPILOG, formatter_class=formatter)
     predict.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
     predict.add_argument("data", metavar="DATA", help="samples (.csv or .npz)")
     predict.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    predict.add_argument("--proba", action="store_true", help="print class probabilities as CSV")
+    predict.add_argument("--proba", action="store_true",
+                         help="print class probabilities as CSV (classification models)")
     predict.add_argument("--no-labels", action="store_true",
                          help="DATA has no label column: every CSV column is a feature")
     predict.add_argument("--header", action="store_true", help="DATA's first line is a header: skip it")
@@ -326,7 +379,7 @@ def build_parser():
 
     # ---- evaluate
     evaluate = commands.add_parser(
-        "evaluate", help="error rate, cross-entropy and confusion matrix of a saved model",
+        "evaluate", help="error rate, cross-entropy and confusion matrix (regression: RMSE, MAE, R2)",
         description="Evaluate a saved model on labelled data.",
         epilog=EVALUATE_EPILOG, formatter_class=formatter)
     evaluate.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
@@ -365,7 +418,12 @@ def build_parser():
     gradcheck.add_argument("--features", type=_positive_int, default=None, metavar="M",
                            help="inputs of the random network (default: 6)")
     gradcheck.add_argument("--classes", type=_positive_int, default=None, metavar="K",
-                           help="classes of the random network (default: 3; 2 for --output-layer sigmoid)")
+                           help="classes (output units) of the random network (default: 3; 2 for "
+                                "--output-layer sigmoid)")
+    gradcheck.add_argument("--activation", nargs="+", type=_activation_name, choices=ACTIVATIONS,
+                           default=None, metavar="NAME",
+                           help=f"hidden units of the random network, one name or one per layer "
+                                f"(default: {DEFAULT_ACTIVATION})")
     gradcheck.add_argument("--output-layer", dest="output", choices=OUTPUTS, default=None,
                            action=_OptionName, help="output layer of the random network (default: softmax)")
     # the former name, kept working for existing scripts

@@ -4,10 +4,12 @@ Data
 ----
 ``read_csv`` reads the OCR text format: one example per line, ``label,x1,...,xm``
 (``labels="int"``, the default), with text labels (``"str"``, or ``"auto"`` to
-decide by the file), or features only (``labels=None``); ``header=True`` skips a
-header line.  It parses the file in pieces of whole lines straight into the
-result.  ``read_npz`` reads an ``.npz`` archive holding the arrays ``X`` (2-D,
-numeric) and ``y`` (1-D labels; not needed with ``labels=None``), checking every
+decide by the file), real-valued targets for regression (``"float"``: the first
+field, or the first ``targets`` fields), or features only (``labels=None``);
+``header=True`` skips a header line.  It parses the file in pieces of whole lines
+straight into the result.  ``read_npz`` reads an ``.npz`` archive holding the
+arrays ``X`` (2-D, numeric) and ``y`` (1-D labels, or real targets of shape (n,)
+or (n, K) with ``"float"``; not needed with ``labels=None``), checking every
 header against the file's size before anything is allocated.  ``load_dataset``
 picks one of the two by the file suffix.  Only regular files are read (a pipe
 or device is refused).  Every problem with a data file is reported as a
@@ -111,7 +113,8 @@ MAX_LINE_BYTES = 64 * 2**20
 # MODEL_FORMAT_VERSION (the version written, and the newest read) are imported above from
 # the model file code that writes and checks them.
 
-_LABEL_MODES = ("int", "str", "auto", None)
+_LABEL_MODES = ("int", "str", "auto", "float", None)
+_MODES_TEXT = "'int', 'str', 'auto', 'float' or None"
 
 
 def _check_positive_int(value, name):
@@ -124,11 +127,21 @@ def _check_positive_int(value, name):
     return int(value)
 
 
-def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None):
+def _check_targets_option(targets, labels):
+    targets = _check_positive_int(targets, "targets")
+    if targets is not None and labels != "float":
+        raise ValueError(f"targets={targets} is for labels='float' (real-valued targets), got labels={labels!r}")
+    return targets
+
+
+def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None,
+             targets=None):
     """Read a data set in the OCR CSV format (or a CSV of features only).
 
     Each line is one example, ``label,x1,...,xm``: a class label followed by the
-    ``m`` feature values (with ``labels=None``: only ``x1,...,xm``).  There is no
+    ``m`` feature values (with ``labels=None``: only ``x1,...,xm``; with
+    ``labels="float"``: ``y,x1,...,xm``, or ``y1,...,yK,x1,...,xm`` for
+    ``targets=K``, real-valued regression targets first).  There is no
     header unless ``header=True``.  Lines may end in LF or CRLF; a UTF-8 byte
     order mark, blanks around fields and blank lines at the end of the file are
     accepted.  Numbers are read as decimal literals (``1``, ``-0.5``, ``.5``,
@@ -142,12 +155,13 @@ def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=Non
     ----------
     path : str or os.PathLike
         The CSV file; it must be a regular file (not a pipe or device).
-    labels : {"int", "str", "auto", None}, default="int"
+    labels : {"int", "str", "auto", "float", None}, default="int"
         What the first field is. ``"int"``: a non-negative integer class label.
         ``"str"``: a class name, kept as text (blanks around it removed).
         ``"auto"``: integer labels if every label field is a number, else text
-        labels (as ``"str"``). ``None``: there is no label column; every field
-        is a feature.
+        labels (as ``"str"``). ``"float"``: a real-valued target (any finite
+        number; the first ``targets`` fields are). ``None``: there is no label
+        column; every field is a feature.
     header : bool, default=False
         Skip the first line (a header naming the columns).
     n_features : int, optional
@@ -158,14 +172,17 @@ def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=Non
         ``0..K-1`` (ignored for text labels).
     progress : callable, optional
         Called as ``progress(bytes_done, bytes_total)`` after each piece is parsed.
+    targets : int, optional
+        With ``labels="float"``: the number ``K`` of leading target fields (default 1).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
         The feature values (the only result with ``labels=None``).
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, K)
         The labels: int64, each ``>= 0``, for integer labels; a numpy string
-        array (dtype ``<U``) for text labels.
+        array (dtype ``<U``) for text labels; float64 targets for ``"float"``,
+        of shape (n_samples,) for one target, else (n_samples, K).
 
     Raises
     ------
@@ -173,16 +190,20 @@ def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=Non
         If the file cannot be read, is not a regular file, is empty, looks binary,
         has a line longer than ``MAX_LINE_BYTES``, a header (without
         ``header=True``), a blank line before the end, a row with a different
-        number of fields, a field that is not a finite number, or an integer
-        label that is not a non-negative integer (below ``n_classes`` if given).
-        The message starts with ``path:line[:field]:``.
+        number of fields, a field that is not a finite number (targets included),
+        or an integer label that is not a non-negative integer (below
+        ``n_classes`` if given).  The message starts with ``path:line[:field]:``.
     """
     name = _display(path)
     if labels not in _LABEL_MODES:
-        raise ValueError(f"labels must be 'int', 'str', 'auto' or None, got {labels!r}")
+        raise ValueError(f"labels must be {_MODES_TEXT}, got {labels!r}")
     n_features = _check_positive_int(n_features, "n_features")
     n_classes = _check_positive_int(n_classes, "n_classes")
+    targets = _check_targets_option(targets, labels)
     header = bool(header)
+    if labels == "float":
+        return _read_csv(path, name, "float", header, n_features, None, progress, MAX_LINE_BYTES,
+                         n_targets=targets or 1)
     if labels == "auto":
         try:
             return _read_csv(path, name, "int", header, n_features, n_classes, progress, MAX_LINE_BYTES)
@@ -193,7 +214,7 @@ def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=Non
     return _read_csv(path, name, labels, header, n_features, n_classes, progress, MAX_LINE_BYTES)
 
 
-def read_npz(path, *, labels="int", n_features=None, n_classes=None):
+def read_npz(path, *, labels="int", n_features=None, n_classes=None, targets=None):
     """Read a data set from an ``.npz`` archive with arrays ``X`` and ``y``.
 
     Parameters
@@ -201,24 +222,29 @@ def read_npz(path, *, labels="int", n_features=None, n_classes=None):
     path : str or os.PathLike
         The ``.npz`` file, e.g. written by ``np.savez(path, X=X, y=y)``; it must be
         a regular file.
-    labels : {"int", "str", "auto", None}, default="int"
+    labels : {"int", "str", "auto", "float", None}, default="int"
         ``"int"``: ``y`` holds integer labels. ``"str"``/``"auto"``: ``y`` may also
         hold text (a numpy string array), returned as text; with ``"auto"`` integer
-        labels are returned as integers. ``None``: only ``X`` is read (``y`` need not
-        exist).
+        labels are returned as integers. ``"float"``: ``y`` holds real-valued
+        targets, shape (n_samples,) or (n_samples, K). ``None``: only ``X`` is read
+        (``y`` need not exist).
     n_features : int, optional
         Expected number of columns of ``X``.
     n_classes : int, optional
         Number of classes ``K``; when given, every integer label must be in ``0..K-1``.
+    targets : int, optional
+        With ``labels="float"``: the number of targets ``y`` must hold (a 1-D ``y``
+        is one target); by default any.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
         ``X`` converted to float64 (it may be stored as any real or bool dtype);
         the only result with ``labels=None``.
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, K)
         int64 labels, each ``>= 0`` (stored with any integer dtype), or a string
-        array for text labels.
+        array for text labels; for ``"float"``, the targets as float64 in the
+        stored shape.
 
     Raises
     ------
@@ -227,19 +253,22 @@ def read_npz(path, *, labels="int", n_features=None, n_classes=None):
         holds pickled objects (they are never unpickled), lacks ``X`` (or ``y``),
         declares arrays larger than the file can hold, or if ``X`` is not a
         non-empty 2-D array of finite real numbers, ``y`` not a 1-D array of
-        labels of the same length with integer labels in range.  The message
-        starts with ``path:``.
+        labels of the same length with integer labels in range (for ``"float"``:
+        not finite real targets of the same length, or not ``targets`` of them).
+        The message starts with ``path:``.
     """
     name = _display(path)
     if labels not in _LABEL_MODES:
-        raise ValueError(f"labels must be 'int', 'str', 'auto' or None, got {labels!r}")
+        raise ValueError(f"labels must be {_MODES_TEXT}, got {labels!r}")
     n_features = _check_positive_int(n_features, "n_features")
     n_classes = _check_positive_int(n_classes, "n_classes")
+    targets = _check_targets_option(targets, labels)
 
-    return _read_npz(path, name, labels, n_features, n_classes)
+    return _read_npz(path, name, labels, n_features, n_classes, targets)
 
 
-def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None):
+def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None,
+                 targets=None):
     """Read a data set, choosing the reader by the file suffix.
 
     Parameters
@@ -247,8 +276,9 @@ def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes
     path : str or os.PathLike
         A ``.csv`` file (see :func:`read_csv`) or an ``.npz`` file (see
         :func:`read_npz`); the suffix is matched case-insensitively.
-    labels : {"int", "str", "auto", None}, default="int"
-        What the labels are (see :func:`read_csv`); ``None`` reads features only.
+    labels : {"int", "str", "auto", "float", None}, default="int"
+        What the labels are (see :func:`read_csv`); ``"float"`` reads real-valued
+        targets, ``None`` features only.
     header : bool, default=False
         A CSV's first line is a header to skip (an ``.npz`` has none).
     n_features : int, optional
@@ -257,12 +287,15 @@ def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes
         Number of classes ``K``; integer labels must be in ``0..K-1``.
     progress : callable, optional
         ``progress(bytes_done, bytes_total)`` while a CSV is read.
+    targets : int, optional
+        With ``labels="float"``: the number of targets (a CSV's leading fields,
+        default 1; an ``.npz``'s ``y`` columns, default any).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), dtype float64, C-contiguous
-    y : ndarray of shape (n_samples,)
-        int64 or text labels (not returned with ``labels=None``).
+    y : ndarray of shape (n_samples,) or (n_samples, K)
+        int64 or text labels, or float64 targets (not returned with ``labels=None``).
 
     Raises
     ------
@@ -272,10 +305,10 @@ def load_dataset(path, *, labels="int", header=False, n_features=None, n_classes
     suffix = Path(_display(path)).suffix.lower()
     if suffix == ".csv":
         return read_csv(path, labels=labels, header=header, n_features=n_features, n_classes=n_classes,
-                        progress=progress)
+                        progress=progress, targets=targets)
     if suffix == ".npz":
-        return read_npz(path, labels=labels, n_features=n_features, n_classes=n_classes)
-    rows = "'x1,...,xm'" if labels is None else "'label,x1,...,xm'"
+        return read_npz(path, labels=labels, n_features=n_features, n_classes=n_classes, targets=targets)
+    rows = "'x1,...,xm'" if labels is None else "'y,x1,...,xm'" if labels == "float" else "'label,x1,...,xm'"
     arrays = "X" if labels is None else "X and y"
     raise _data_error(
         _display(path),

@@ -53,8 +53,8 @@ def parse_image_shape(text):
     raise ValueError(f"image shape must be HEIGHTxWIDTH with positive integers, e.g. 16x8, got {text!r}")
 
 
-def learning_curve_png(history, *, title=None):
-    """Draw mean cross-entropy per epoch, for the training and (if any) validation rows.
+def learning_curve_png(history, *, title=None, ylabel="mean cross-entropy"):
+    """Draw the loss per epoch, for the training and (if any) validation rows.
 
     Parameters
     ----------
@@ -62,6 +62,8 @@ def learning_curve_png(history, *, title=None):
         ``{"train_loss": [...], "val_loss": [...]}`` as in ``Network.history_``; entry ``e - 1``
         is the loss after epoch ``e``. ``val_loss`` may be empty or missing.
     title : str, optional
+    ylabel : str, default="mean cross-entropy"
+        What the values are (e.g. "RMSE" for a regression run).
 
     Returns
     -------
@@ -94,7 +96,7 @@ def learning_curve_png(history, *, title=None):
         if n_epochs < 10:
             axes.set_xlim(0.5, n_epochs + 0.5)
     axes.set_xlabel("epoch")
-    axes.set_ylabel("mean cross-entropy")
+    axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
     if title:
         axes.set_title(title)
