@@ -330,14 +330,6 @@ def cmd_export(args):
     if _same_file(args.onnx, args.model):
         raise UsageError(f"{args.onnx}: OUTPUT would overwrite the model file")
     net, _ = _load_model(args.model, "export")  # the export labels rows with its metadata_'s class names
-    # the exporter writes skl2onnx's MLPClassifier graph: logistic hidden units, softmax or sigmoid output
-    if net.output not in ("softmax", "sigmoid"):
-        raise UsageError(f"{args.model}: export writes classifiers (softmax or sigmoid output); this model has "
-                         f"the {net.output} output")
-    activations = net.metadata_.get("activation", [])
-    if any(name != "logistic" for name in activations):
-        raise UsageError(f"{args.model}: export writes logistic hidden units only; this model has "
-                         f"{', '.join(activations)}")
     try:
         from .onnx import to_onnx
     except ImportError as exc:

@@ -265,10 +265,11 @@ examples:
 
 
 EXPORT_EPILOG = """\
-The graph takes X (N, n_features) and gives 'label' (N, the class names the model was trained
-with) and 'probabilities' (N, K), as skl2onnx names them; onnxruntime reproduces fastnn's
-probabilities to 1e-12 in float64 and 1e-6 in float32. Classifiers (softmax or sigmoid output)
-with logistic hidden units are exported; other models are refused. Needs pip install "fastnn[onnx]".
+The graph takes X (N, n_features) and gives, as skl2onnx names them, 'label' (N, the class names
+the model was trained with; N x K 0/1 for a multilabel model) and 'probabilities' (N, K) for a
+classifier, 'variable' (N, n_targets) for a regression model; onnxruntime reproduces fastnn's
+outputs to 1e-12 in float64 and 1e-6 in float32, for every activation and output. Needs
+pip install "fastnn[onnx]".
 
 example:
   fastnn export run1/model.npz model.onnx
