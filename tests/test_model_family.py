@@ -361,3 +361,23 @@ def test_estimators_save_and_load_with_their_model_family(tmp_path):
     loaded = fastnn.load(tmp_path / "c.npz")
     assert loaded.metadata_["output"] == "multilabel"
     np.testing.assert_array_equal(loaded.predict(X), classifier.predict(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_regression_targets_are_no_divergence(dtype):
+    """A squared error is judged against the targets' scale: targets near 5000 give a first
+    loss far above 1/eps of float32 (8.4e6), and that is no divergence."""
+    from fastnn import MLPRegressor
+
+    rng = np.random.default_rng(17)
+    X = rng.normal(size=(200, 3))
+    y = 5000 + 100 * X[:, 0]
+    net = fastnn.Network(hidden=(4,), output="identity", learning_rate=1e-6, epochs=2, dtype=dtype,
+                         random_state=0).fit(X, y)
+    assert net.history_["train_loss"][0] > 1 / np.finfo(np.float32).eps
+    with pytest.warns(Warning):  # ConvergenceWarning: 2 epochs
+        MLPRegressor(hidden_layer_sizes=(4,), learning_rate_init=1e-6, max_iter=2, dtype=dtype,
+                     random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="diverged"):  # a real divergence is still one
+        fastnn.Network(hidden=(4,), output="identity", learning_rate=1e3, epochs=3, dtype=dtype,
+                       random_state=0).fit(X, y)

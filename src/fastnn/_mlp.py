@@ -315,7 +315,9 @@ class BaseMLP(BaseEstimator):
         self._validation_divisor = per_output
         self.n_iter_ = 0
         try:
-            outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch)
+            outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch,
+                                           target_scale=getattr(source, "target_scale", None)
+                                           if self._output() == "identity" else None)
         except _training.Diverged as error:
             # sklearn's sentence first, for code that matches it; then what happened and what to do
             raise ValueError(
@@ -503,6 +505,9 @@ class Rows:
         self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
         self.data = _engine.make_dataset(X, dtype, **truth_arguments(truth),
                                          sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
+        # regression targets: their root mean square sets what loss is divergence (_training.absurd_loss)
+        self.target_scale = (float(np.sqrt(np.mean(np.square(truth, dtype=np.float64))))
+                             if truth.ndim == 2 and truth.dtype.kind == "f" else None)
         self.sample_idx = np.arange(self.n_samples, dtype=np.intp)
 
     def epoch(self, train, rng, shuffle):

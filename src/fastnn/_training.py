@@ -56,7 +56,7 @@ class Outcome(namedtuple("Outcome", ["n_epochs", "interrupted"])):
     __slots__ = ()
 
 
-def run_epochs(W, max_epochs, run_epoch, after_epoch):
+def run_epochs(W, max_epochs, run_epoch, after_epoch, *, target_scale=None):
     """Train for up to ``max_epochs`` epochs under the rules of this module.
 
     Parameters
@@ -71,6 +71,9 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch):
     after_epoch : callable
         ``after_epoch(epoch, losses) -> bool``: history, callbacks and stopping rules of the
         front end after a completed epoch; True stops the loop.
+    target_scale : float, optional
+        For squared-error losses (regression): the root mean square of the targets, which sets
+        what loss is absurd (see :func:`absurd_loss`).
 
     Returns
     -------
@@ -94,7 +97,7 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch):
                 if isinstance(error, KeyboardInterrupt):
                     return Outcome(epoch - 1, interrupted=True)
                 raise
-            if diverged(W, losses):
+            if diverged(W, losses, target_scale):
                 W[:] = snapshot
                 raise Diverged(epoch)
             if after_epoch(epoch, losses):
@@ -104,21 +107,28 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch):
     return Outcome(max_epochs, interrupted=False)
 
 
-def absurd_loss(dtype):
-    """The mean training loss above which a fit has diverged: ``1 / eps`` of the weights' type.
+def absurd_loss(dtype, target_scale=None):
+    """The mean training loss above which a fit has diverged.
 
     A sample's cross-entropy is about the gap between its largest logit and its true class's
     logit. Once the mean gap exceeds ``1 / eps`` (4.5e15 in float64, 8.4e6 in float32), logits
     are so large that numbers differing by 1 are equal in that precision: the weights have blown
     up and what the model predicts is rounding (``--lr 1e300`` gives a loss of about 1e300).
+    A squared error ``1/2 e^2`` is absurd in the same sense when the error ``e`` is ``1 / eps``
+    times the scale of the targets (``target_scale``, their root mean square, at least 1):
+    ``1/2 (target_scale / eps)^2``, so that large targets are no divergence by themselves.
     """
-    return 1.0 / np.finfo(dtype).eps
+    eps = np.finfo(dtype).eps
+    if target_scale is None:
+        return 1.0 / eps
+    return 0.5 * (max(float(target_scale), 1.0) / eps) ** 2
 
 
-def diverged(W, losses):
+def diverged(W, losses, target_scale=None):
     """Whether weights ``W`` and an epoch's ``losses`` (training loss first) mean divergence."""
     losses = np.asarray(losses, dtype=np.float64)
-    return not (np.isfinite(losses).all() and losses[0] <= absurd_loss(W.dtype) and np.isfinite(W).all())
+    return not (np.isfinite(losses).all() and losses[0] <= absurd_loss(W.dtype, target_scale)
+                and np.isfinite(W).all())
 
 
 @contextmanager

@@ -442,7 +442,10 @@ class Network:
                 callback(self)
             return False
 
-        outcome = _training.run_epochs(W, epochs, run_epoch, after_epoch)
+        scale = None
+        if self._output == "identity":  # what a squared error can be before it is divergence
+            scale = float(np.sqrt(np.mean(np.square(train.targets, dtype=np.float64))))
+        outcome = _training.run_epochs(W, epochs, run_epoch, after_epoch, target_scale=scale)
         if outcome.interrupted:
             self.interrupted_ = True
             warnings.warn(f"training interrupted after {outcome.n_epochs} completed epoch(s); keeping the weights "
