@@ -127,7 +127,7 @@ class Network:
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in
                            ("hidden", "activation", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
-                            "dtype", "random_state", "batch_size", "n_jobs") if not isinstance(getattr(self, k), list))
+                            "dtype", "random_state", "batch_size", "n_jobs") if not (k == "init" and not isinstance(self.init, str)))
         return f"Network({params})"
 
     # ------------------------------------------------------------------ construction
