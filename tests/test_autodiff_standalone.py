@@ -4,15 +4,16 @@ the rest of fastnn (so the oracle stays independent of the engine, and loading i
 import subprocess
 import sys
 
-# Load src/fastnn/autodiff.py as a module of its own, without running fastnn/__init__.py, then list
-# what it imported besides the standard library and NumPy.
+# Load src/fastnn/autodiff.py (and _autodiff_lecture.py, its second half) as modules of a package of
+# their own, without running fastnn/__init__.py, then list what they imported besides the standard
+# library and NumPy.
 _PROBE = """
-import importlib.util, sys
+import importlib, importlib.util, sys, types
 locations = importlib.util.find_spec("fastnn").submodule_search_locations
-path = next(iter(locations)) + "/autodiff.py"
-spec = importlib.util.spec_from_file_location("standalone_autodiff", path)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
+package = types.ModuleType("standalone")
+package.__path__ = list(locations)
+sys.modules["standalone"] = package
+module = importlib.import_module("standalone.autodiff")
 x = module.Variable(2.0)
 module.cos(module.sin(x ** 2) + 3 * x ** 2).backward()
 print(f"{float(x.grad):.6f}")
