@@ -373,7 +373,15 @@ def test_load_raises_only_model_format_errors(scratch, data):
     assert isinstance(net, fastnn.Network)
     assert all(np.isfinite(W).all() for W in net.weights_)
     X = np.zeros((2, net.n_features_in_))
-    assert_probabilities(net.predict_proba(X), 2, net.n_classes_, net.weights_[0].dtype)
+    output = net.metadata_["output"]
+    if output == "identity":  # a regression model predicts values
+        values = net.predict(X)
+        assert values.shape[0] == 2 and np.isfinite(values).all()
+    elif output == "multilabel":  # one probability per label, each in [0, 1]
+        proba = net.predict_proba(X)
+        assert proba.shape == (2, net.n_outputs_) and ((proba >= 0) & (proba <= 1)).all()
+    else:
+        assert_probabilities(net.predict_proba(X), 2, net.n_classes_, net.weights_[0].dtype)
 
 
 VALID_DATA = [_npz_bytes(X=np.arange(6.0).reshape(3, 2), y=np.array([0, 1, 2])),
