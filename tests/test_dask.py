@@ -1,5 +1,6 @@
 """Grid search over fastnn.MLPClassifier on a local dask cluster of two worker processes."""
 
+import functools
 import logging
 import warnings
 
@@ -181,3 +182,85 @@ def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch, blocks
             expected = [W[:, 1:].T for W in weights] + [W[:, 0] for W in weights]
     for a, b in zip(model.coefs_ + model.intercepts_, expected):
         np.testing.assert_array_equal(a, b)
+
+
+_PREPARED = []
+
+
+def _counted_prepare(X_block, y_block, **kwargs):
+    """``prepare_block`` that counts its calls (module level: the in-process workers find it,
+    and its list, by name)."""
+    _PREPARED.append(len(X_block))
+    return _real_prepare_block(X_block, y_block, **kwargs)
+
+
+def test_each_block_is_prepared_once_per_fit_not_once_per_epoch(monkeypatch):
+    """The conversion and checks of a block (and the copy of a block that arrived misaligned)
+    happen once, on the worker that keeps it for every epoch."""
+    import fastnn._blocks
+
+    global _real_prepare_block
+    _real_prepare_block = fastnn._blocks.prepare_block
+    _PREPARED.clear()
+    monkeypatch.setattr(fastnn._blocks, "prepare_block", _counted_prepare)
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, tol=0, random_state=0), Xd, yd,
+                               client=client, blocks_per_round=None)
+    assert model.n_iter_ == 3 and sorted(_PREPARED) == [500] * 4
+
+
+def quiet_fit_dask(model, X, y, **kwargs):
+    import fastnn.dask
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fastnn.dask.fit(model, X, y, **kwargs)
+
+
+def test_data_parallel_training_refuses_a_block_with_nan_before_training():
+    import dask.array as da
+
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    X = X.copy()
+    X[1234, 3] = np.nan
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        with pytest.raises(ValueError, match="NaN"):
+            quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), da.from_array(X, chunks=(500, 8)), yd,
+                           client=client)
+
+
+def test_a_prepared_block_travels_as_its_arrays():
+    import pickle
+    import sys
+
+    from fastnn._blocks import PreparedBlock, prepare_block
+
+    X, y = synthetic_data(50, 4, 3, seed=2)
+    prepare = functools.partial(prepare_block, classes=np.array([0, 1, 2]), class_weights=np.array([1.0, 2.0, 0.5]),
+                                dtype=np.float32)
+    block = PreparedBlock(X, y, prepare)
+    again = pickle.loads(pickle.dumps(block))
+    assert again.weight_sum == block.weight_sum == pytest.approx(np.array([1.0, 2.0, 0.5])[y].sum())
+    for name in ("values", "labels", "sample_weight"):
+        np.testing.assert_array_equal(getattr(again.data, name), getattr(block.data, name))
+    assert (again.data.n_rows, again.data.n_features, again.data.dtype) == (50, 4, np.float32)
+    assert sys.getsizeof(block) >= 50 * 4 * 4 + 50 * 4 + 50 * 4  # what dask's memory accounting reads
+
+
+def test_blocks_stay_with_their_worker_unless_it_holds_more_than_its_share():
+    from fastnn.dask import balanced_assignment
+
+    # 7 full blocks and a short one, five of them on "a": one full block moves to "b"
+    rows = [250] * 7 + [50]
+    holders = ["a", "a", "b", "b", "a", "a", "b", "a"]
+    trainers = balanced_assignment(rows, holders, ["a", "b"])
+    assert sum(trainers[i] != holders[i] for i in range(8)) == 1
+    assert sorted(sum(r for r, t in zip(rows, trainers) if t == w) for w in "ab") == [800, 1000]
+    # everything on one worker of three, or held by a worker that is gone
+    assert sorted(balanced_assignment([10] * 6, ["a"] * 6, ["a", "b", "c"])) == ["a", "a", "b", "b", "c", "c"]
+    assert balanced_assignment([10, 10], [None, "gone"], ["a", "b"]) == ["a", "b"]
+    # more workers than blocks: each block where it is
+    assert balanced_assignment([10, 10], ["b", "c"], ["a", "b", "c", "d"]) == ["b", "c"]
