@@ -199,6 +199,17 @@ def _counted_prepare(X_block, y_block, **kwargs):
     return _real_prepare_block(X_block, y_block, **kwargs)
 
 
+def test_data_parallel_training_uses_the_client_it_is_given_not_the_default_one():
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        with pytest.raises(ValueError, match="No clients found"):
+            distributed.default_client()
+        model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), Xd, yd, client=client)
+    assert model.n_iter_ == 2
+
+
 def test_each_block_is_prepared_once_per_fit_not_once_per_epoch(monkeypatch):
     """The conversion and checks of a block (and the copy of a block that arrived misaligned)
     happen once, on the worker that keeps it for every epoch."""

@@ -74,7 +74,7 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     holds more than an equal share of the rows; such blocks move once, so that every worker
     trains on about as many rows per epoch.
     """
-    from distributed import get_client, wait
+    from distributed import futures_of, get_client
 
     from .estimator import MLPClassifier
 
@@ -85,9 +85,10 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     client = client or get_client()
     X, y = _blocks.as_dask_arrays(X, y)  # refused before anything is sent to the cluster
     X, y = client.persist([X, y])
-    wait([X, y])
+    _wait(client, futures_of([X, y]))
     source = _AveragedBlocks(client, X, y, blocks_per_round, retries)
-    return model._fit_source(X, y, source)
+    with client.as_current():  # the estimator's own dask computations (the classes in y) run here too
+        return model._fit_source(X, y, source)
 
 
 class _AveragedBlocks:
@@ -118,8 +119,6 @@ class _AveragedBlocks:
     def _prepare_blocks(self, prepare):
         """Convert every block once on the worker that trains on it: ``[(worker, [future of a
         PreparedBlock, ...]), ...]``, the rows balanced across the workers."""
-        from distributed import wait
-
         owners = self.client.who_has([x for x, _ in self.pairs])
         holders = [next(iter(owners.get(x.key) or [None])) for x, _ in self.pairs]
         workers = sorted(self.client.ncores()) or sorted({h for h in holders if h is not None})
@@ -130,7 +129,7 @@ class _AveragedBlocks:
                 _blocks.PreparedBlock, x, y, prepare, pure=False, workers=[worker], allow_other_workers=True,
                 retries=self.retries))
         futures = [future for blocks in by_worker.values() for future in blocks]
-        wait(futures)
+        _wait(self.client, futures)
         failed = [future for future in futures if future.status != "finished"]
         if failed:
             try:
@@ -171,6 +170,15 @@ class _AveragedBlocks:
             loss_sum += sum(loss for _, loss, _, _ in results)
             weight_sum += sum(weight for _, _, _, weight in results)
         return loss_sum, weight_sum
+
+
+def _wait(client, futures):
+    """Until every future of ``client`` is finished or failed (``distributed.wait`` would use the
+    default client, which ``client`` need not be)."""
+    from distributed import as_completed
+
+    for _ in as_completed(futures, loop=client.loop):
+        pass
 
 
 def balanced_assignment(rows, holders, workers):
