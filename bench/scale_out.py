@@ -267,6 +267,8 @@ def report(results):
     print(f"per epoch (medians of {len(p1['runs'])}): in memory {memory['seconds_per_epoch']:.3f} s, 1 worker "
           f"{p1['seconds_per_epoch']:.3f} s, 2 workers {p2['seconds_per_epoch']:.3f} s; load average "
           f"{min(loads)}-{max(loads)}")
+    ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(p1["runs"], p2["runs"]))
+    print(f"2 workers vs 1 within each repeat: {', '.join(f'{r:.2f}' for r in ratios)}x")
     print(f"data-parallel, 2 workers vs 1: {p1['seconds_per_epoch'] / p2['seconds_per_epoch']:.2f}x per epoch; "
           f"1 worker vs in memory: {p1['seconds_per_epoch'] / memory['seconds_per_epoch']:.2f}x the time; "
           f"accuracy {p2['accuracy']:.4f} (2 workers), {p1['accuracy']:.4f} (1 worker) vs in-memory "
