@@ -15,8 +15,8 @@ shuffle=False)`` for ``--epochs`` epochs, in these ways, one after another in th
 - data-parallel: ``fastnn.dask.fit`` on ``LocalCluster(n_workers=W, threads_per_worker=1)`` for
   W = 1 and 2: dask's default ``processes=True``, so each worker is a process of its own with a
   nanny process beside it, and the scheduler runs in this process (as the driver does). Both
-  clusters are started first, the data persisted on their workers and the workers' imports done
-  (none of it timed). With ``--data workers`` (the default) each worker makes its blocks itself
+  clusters are started first, the data persisted on their workers and one epoch fitted on each
+  (a warm-up: the workers' imports and first calls; none of it timed). With ``--data workers`` (the default) each worker makes its blocks itself
   (``da.from_delayed`` of the generating function, as dask recommends loading data), with
   ``--data driver`` the blocks are ``da.from_array`` of this process's array, which dask ships
   inside the task graph (and which arrive misaligned, so each worker copies each block once per
@@ -188,8 +188,8 @@ def main(argv=None):
             clusters[workers] = (cluster, client)
             Xp, yp = client.persist([Xw, yw])
             distributed.wait(distributed.futures_of([Xp, yp]))  # resident on the workers before any timing
-            client.run(lambda: __import__("sklearn.utils.validation") and __import__("fastnn.dask"))
             clusters[workers] += (Xp, yp)
+            timed_fit(lambda: fastnn.dask.fit(model(max_iter=1), Xp, yp, client=client))  # warm-up: imports, first calls
         results["workers_blas"] = {workers: list(client.run(_blas_threads).values())
                                    for workers, (_, client, _, _) in clusters.items()}
 
