@@ -1,9 +1,11 @@
 """Beyond one process: streaming from dask blocks, data-parallel training on a Dask cluster, ONNX.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/scale_out.py [--rows 2000000] [--epochs 3]
+        [--blocks-per-round 1] [--repeats 3] [--data workers|driver] [--threads] [--parallel-only]
 
 A generated float32 problem (``--rows`` x 64, 4 classes from a random sigmoid teacher, 10% of
-the rows held out) trained by ``fastnn.MLPClassifier(hidden_layer_sizes=(32,), batch_size=1,
+the rows held out; the training rows made in blocks of ``--block`` rows, each from its own seed)
+trained by ``fastnn.MLPClassifier(hidden_layer_sizes=(32,), batch_size=1,
 shuffle=False)`` for ``--epochs`` epochs, in these ways, one after another in this process:
 
 - in memory: ``fit(X, y)``;
@@ -11,11 +13,25 @@ shuffle=False)`` for ``--epochs`` epochs, in these ways, one after another in th
   memory at a time), local scheduler; its peak memory is measured in a child process whose dask
   blocks are read from .npy files as their turn comes (so only what the fit holds is resident);
 - data-parallel: ``fastnn.dask.fit`` on ``LocalCluster(n_workers=W, threads_per_worker=1)`` for
-  W = 1 and 2 (the data persisted on the workers and their imports done first, not timed);
+  W = 1 and 2: dask's default ``processes=True``, so each worker is a process of its own with a
+  nanny process beside it, and the scheduler runs in this process (as the driver does). Both
+  clusters are started first, the data persisted on their workers and one epoch fitted on each
+  (a warm-up: the workers' imports and first calls; none of it timed). With ``--data workers`` (the default) each worker makes its blocks itself
+  (``da.from_delayed`` of the generating function, as dask recommends loading data), with
+  ``--data driver`` the blocks are ``da.from_array`` of this process's array, which dask ships
+  inside the task graph (and which arrive misaligned, so each worker copies each block once per
+  fit: see the README). Then ``--repeats`` rounds each time the in-memory fit, the fit on one
+  worker and the fit on two, in that order (so a busy minute of a shared machine hits all three),
+  each a whole ``fastnn.dask.fit`` call (the pass over y for the classes, the blocks prepared on
+  the workers, the epochs). The figures are the medians, with the 1-minute load average read
+  before each timed fit. ``--threads`` makes the workers threads of this process instead
+  (``processes=False``: no nannies, no serialization; the engine releases the GIL);
 - prediction of 10k rows: ``predict_proba`` against onnxruntime on ``fastnn.to_onnx(model)``.
 
 Printed: samples per second of training (rows x epochs / wall time of the fit), test accuracy,
 peak resident memory, and the ratios the README quotes, with the machine and versions.
+``--parallel-only`` skips the streamed fit, its memory and prediction (the in-memory fit stays,
+as the reference for accuracy and speed).
 """
 
 import argparse
@@ -101,6 +117,15 @@ print(peak_rss_mib())
     return float(result.stdout.split()[-1]), float(baseline.stdout.split()[-1]), block * N_FEATURES * 4 / 2**20
 
 
+def load_average():
+    """The 1-minute load average (Linux), or None."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return float(loadavg.read().split()[0])
+    except OSError:
+        return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -108,45 +133,103 @@ def main(argv=None):
     parser.add_argument("--block", type=int, default=250_000, help="rows per dask block (default: %(default)s)")
     parser.add_argument("--blocks-per-round", type=int, default=1,
                         help="blocks each worker trains between averages; 0: once per epoch (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of in-memory, 1-worker and 2-worker fits, interleaved (default: %(default)s)")
+    parser.add_argument("--data", choices=["workers", "driver"], default="workers",
+                        help="where the data-parallel fits' blocks are made: on the workers, or in this process and "
+                             "shipped in the task graph (default: %(default)s)")
+    parser.add_argument("--threads", action="store_true",
+                        help="LocalCluster(processes=False): the workers are threads of this process, no nannies "
+                             "(default: dask's processes=True)")
+    parser.add_argument("--parallel-only", action="store_true",
+                        help="only the in-memory and data-parallel fits (no streaming, memory or prediction)")
     args = parser.parse_args(argv)
 
     import dask
     import dask.array as da
     import distributed
     import sklearn
-    from threadpoolctl import threadpool_info
 
     import fastnn
     import fastnn.dask
 
-    X, y = teacher_block(0, args.rows)
     n_test = args.rows // 10
-    X_test, y_test, X, y = X[:n_test], y[:n_test], X[n_test:], y[n_test:]
-    n = X.shape[0]
-    results = {"rows": n, "epochs": args.epochs, "block": args.block, "blocks_per_round": args.blocks_per_round}
-
-    serial, seconds = timed_fit(lambda: model(max_iter=args.epochs).fit(X, y))
-    results["in_memory"] = {"samples_per_s": n * args.epochs / seconds, "accuracy": serial.score(X_test, y_test)}
+    X_test, y_test = teacher_block(0, n_test)
+    n = args.rows - n_test
+    sizes = [args.block] * (n // args.block) + ([n % args.block] if n % args.block else [])
+    blocks = [teacher_block(100 + i, rows) for i, rows in enumerate(sizes)]
+    X, y = np.concatenate([X for X, _ in blocks]), np.concatenate([y for _, y in blocks])
+    del blocks
+    results = {"rows": n, "epochs": args.epochs, "block": args.block, "blocks_per_round": args.blocks_per_round,
+               "data": args.data, "threads": args.threads}
 
     Xd, yd = da.from_array(X, chunks=(args.block, N_FEATURES)), da.from_array(y, chunks=args.block)
-    with dask.config.set(scheduler="synchronous"):
-        streamed, seconds = timed_fit(lambda: model(max_iter=args.epochs).fit(Xd, yd))
-    results["streamed"] = {"samples_per_s": n * args.epochs / seconds, "accuracy": streamed.score(X_test, y_test)}
-    peak, base, block_mib = peak_memory_of_streaming(n, args.block, 1)
-    results["streamed"].update(peak_rss_mib=peak, import_rss_mib=base, block_mib=block_mib)
+    if args.data == "workers":  # the same rows, each block made where dask computes it
+        made = [dask.delayed(teacher_block, nout=2)(100 + i, rows) for i, rows in enumerate(sizes)]
+        Xw = da.concatenate([da.from_delayed(X_block, (rows, N_FEATURES), X.dtype)
+                             for (X_block, _), rows in zip(made, sizes)])
+        yw = da.concatenate([da.from_delayed(y_block, (rows,), y.dtype) for (_, y_block), rows in zip(made, sizes)])
+    else:
+        Xw, yw = Xd, yd
+    if not args.parallel_only:
+        with dask.config.set(scheduler="synchronous"):
+            streamed, seconds = timed_fit(lambda: model(max_iter=args.epochs).fit(Xd, yd))
+        results["streamed"] = {"samples_per_s": n * args.epochs / seconds,
+                               "accuracy": streamed.score(X_test, y_test)}
+        peak, base, block_mib = peak_memory_of_streaming(n, args.block, 1)
+        results["streamed"].update(peak_rss_mib=peak, import_rss_mib=base, block_mib=block_mib)
 
-    for workers in (1, 2):
-        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
-                                      silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
-            Xp, yp = client.persist([Xd, yd])
-            distributed.wait([Xp, yp])
-            client.run(lambda: __import__("sklearn.utils.validation") and __import__("fastnn._blocks"))
-            fitted, seconds = timed_fit(lambda: fastnn.dask.fit(model(max_iter=args.epochs), Xp, yp, client=client,
-                                                                blocks_per_round=args.blocks_per_round or None))
-        results[f"parallel_{workers}"] = {"seconds_per_epoch": seconds / args.epochs,
-                                          "samples_per_s": n * args.epochs / seconds,
-                                          "accuracy": fitted.score(X_test, y_test)}
+    clusters = {}
+    try:
+        for workers in (1, 2):
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=not args.threads,
+                                               dashboard_address=None, silence_logs=logging.ERROR)
+            client = distributed.Client(cluster)
+            clusters[workers] = (cluster, client)
+            Xp, yp = client.persist([Xw, yw])
+            distributed.wait(distributed.futures_of([Xp, yp]))  # resident on the workers before any timing
+            clusters[workers] += (Xp, yp)
+            timed_fit(lambda: fastnn.dask.fit(model(max_iter=1), Xp, yp, client=client))  # warm-up: imports, first calls
+        results["workers_blas"] = {workers: list(client.run(_blas_threads).values())
+                                   for workers, (_, client, _, _) in clusters.items()}
 
+        def parallel_fit(workers):
+            _, client, Xp, yp = clusters[workers]
+            return fastnn.dask.fit(model(max_iter=args.epochs), Xp, yp, client=client,
+                                   blocks_per_round=args.blocks_per_round or None)
+
+        fits = {"in_memory": lambda: model(max_iter=args.epochs).fit(X, y),
+                "parallel_1": lambda: parallel_fit(1), "parallel_2": lambda: parallel_fit(2)}
+        timings = {name: [] for name in fits}
+        for repeat in range(args.repeats):
+            for name, fit in fits.items():
+                load = load_average()
+                fitted, seconds = timed_fit(fit)
+                timings[name].append({"seconds_per_epoch": seconds / args.epochs, "load_before": load,
+                                      "accuracy": fitted.score(X_test, y_test)})
+                if name == "in_memory":
+                    serial = fitted
+                print(f"repeat {repeat + 1}: {name:10s} {seconds / args.epochs:.3f} s per epoch (load {load})",
+                      file=sys.stderr, flush=True)
+    finally:
+        for cluster, client, *_ in clusters.values():
+            client.close()
+            cluster.close()
+    for name, runs in timings.items():
+        per_epoch = float(np.median([run["seconds_per_epoch"] for run in runs]))
+        results[name] = {"seconds_per_epoch": per_epoch, "samples_per_s": n / per_epoch,
+                         "accuracy": runs[-1]["accuracy"], "runs": runs}
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python "
+          f"{platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}, dask "
+          f"{dask.__version__}, distributed {distributed.__version__}, fastnn {fastnn.__version__}; BLAS threads "
+          f"(this process): {_blas_threads()}, in the workers: {results['workers_blas']}")
+    print("cluster: LocalCluster(n_workers=W, threads_per_worker=1, processes=False): the workers are threads of "
+          "this process" if args.threads else "cluster: LocalCluster(n_workers=W, threads_per_worker=1, "
+          "processes=True): one process and one nanny per worker, the scheduler in this process")
+    if args.parallel_only:
+        report(results)
+        return
     rows = X_test[:10_000]
     start = time.perf_counter()
     for _ in range(5):
@@ -164,16 +247,32 @@ def main(argv=None):
     except ImportError:
         results["onnxruntime_rows_per_s"] = None
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python "
-          f"{platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}, dask "
-          f"{dask.__version__}, fastnn {fastnn.__version__}; BLAS: "
-          f"{[(i['internal_api'], i.get('architecture'), i['num_threads']) for i in threadpool_info()]}")
-    print(json.dumps(results, indent=2))
-    p1, p2 = results["parallel_1"], results["parallel_2"]
-    print(f"data-parallel, 2 workers vs 1: {p1['seconds_per_epoch'] / p2['seconds_per_epoch']:.2f}x per epoch; "
-          f"accuracy {p2['accuracy']:.4f} vs in-memory {results['in_memory']['accuracy']:.4f}")
+    report(results)
     print(f"streamed vs in memory: {results['streamed']['samples_per_s'] / results['in_memory']['samples_per_s']:.2f}x "
-          f"samples/s; peak RSS {peak:.0f} MiB (after imports {base:.0f} MiB, one block {block_mib:.0f} MiB)")
+          f"samples/s; peak RSS {results['streamed']['peak_rss_mib']:.0f} MiB (after imports "
+          f"{results['streamed']['import_rss_mib']:.0f} MiB, one block {results['streamed']['block_mib']:.0f} MiB)")
+
+
+def _blas_threads():
+    """``(internal_api, architecture, num_threads)`` of each BLAS library loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
+
+
+def report(results):
+    print(json.dumps(results, indent=2))
+    memory, p1, p2 = results["in_memory"], results["parallel_1"], results["parallel_2"]
+    loads = [run["load_before"] for name in ("in_memory", "parallel_1", "parallel_2") for run in results[name]["runs"]]
+    print(f"per epoch (medians of {len(p1['runs'])}): in memory {memory['seconds_per_epoch']:.3f} s, 1 worker "
+          f"{p1['seconds_per_epoch']:.3f} s, 2 workers {p2['seconds_per_epoch']:.3f} s; load average "
+          f"{min(loads)}-{max(loads)}")
+    ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(p1["runs"], p2["runs"]))
+    print(f"2 workers vs 1 within each repeat: {', '.join(f'{r:.2f}' for r in ratios)}x")
+    print(f"data-parallel, 2 workers vs 1: {p1['seconds_per_epoch'] / p2['seconds_per_epoch']:.2f}x per epoch; "
+          f"1 worker vs in memory: {p1['seconds_per_epoch'] / memory['seconds_per_epoch']:.2f}x the time; "
+          f"accuracy {p2['accuracy']:.4f} (2 workers), {p1['accuracy']:.4f} (1 worker) vs in-memory "
+          f"{memory['accuracy']:.4f}")
 
 
 if __name__ == "__main__":

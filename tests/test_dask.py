@@ -1,6 +1,11 @@
 """Grid search over fastnn.MLPClassifier on a local dask cluster of two worker processes."""
 
+import concurrent.futures
+import functools
 import logging
+import os
+import signal
+import threading
 import warnings
 
 import joblib
@@ -13,6 +18,7 @@ from conftest import synthetic_data
 from fastnn.estimator import MLPClassifier, sklearn_initial_weights
 
 distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
+import dask  # noqa: E402  (installed with dask.distributed)
 
 GRID = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(5,), (10,)]}
 
@@ -194,4 +200,175 @@ def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch, blocks
             weights = sklearn_initial_weights([8, 6, 3], np.random.RandomState(0), np.float64)
             expected = [W[:, 1:].T for W in weights] + [W[:, 0] for W in weights]
     for a, b in zip(model.coefs_ + model.intercepts_, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+_PREPARED = []
+
+
+def _counted_prepare(X_block, y_block, **kwargs):
+    """``prepare_block`` that counts its calls (module level: the in-process workers find it,
+    and its list, by name)."""
+    _PREPARED.append(len(X_block))
+    return _real_prepare_block(X_block, y_block, **kwargs)
+
+
+def test_data_parallel_training_uses_the_client_it_is_given_not_the_default_one():
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        with pytest.raises(ValueError, match="No clients found"):
+            distributed.default_client()
+        model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), Xd, yd, client=client)
+    assert model.n_iter_ == 2
+
+
+def test_each_block_is_prepared_once_per_fit_not_once_per_epoch(monkeypatch):
+    """The conversion and checks of a block (and the copy of a block that arrived misaligned)
+    happen once, on the worker that keeps it for every epoch."""
+    import fastnn._blocks
+
+    global _real_prepare_block
+    _real_prepare_block = fastnn._blocks.prepare_block
+    _PREPARED.clear()
+    monkeypatch.setattr(fastnn._blocks, "prepare_block", _counted_prepare)
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, tol=0, random_state=0), Xd, yd,
+                               client=client, blocks_per_round=None)
+    assert model.n_iter_ == 3 and sorted(_PREPARED) == [500] * 4
+
+
+def quiet_fit_dask(model, X, y, **kwargs):
+    import fastnn.dask
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fastnn.dask.fit(model, X, y, **kwargs)
+
+
+def test_data_parallel_training_refuses_a_block_with_nan_before_training():
+    import dask.array as da
+
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    X = X.copy()
+    X[1234, 3] = np.nan
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        with pytest.raises(ValueError, match="NaN"):
+            quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), da.from_array(X, chunks=(500, 8)), yd,
+                           client=client)
+
+
+def test_a_prepared_block_travels_as_its_arrays():
+    import pickle
+    import sys
+
+    from fastnn._blocks import PreparedBlock, prepare_block
+
+    X, y = synthetic_data(50, 4, 3, seed=2)
+    prepare = functools.partial(prepare_block, classes=np.array([0, 1, 2]), class_weights=np.array([1.0, 2.0, 0.5]),
+                                dtype=np.float32)
+    block = PreparedBlock(X, y, prepare)
+    again = pickle.loads(pickle.dumps(block))
+    assert again.weight_sum == block.weight_sum == pytest.approx(np.array([1.0, 2.0, 0.5])[y].sum())
+    for name in ("values", "labels", "sample_weight"):
+        np.testing.assert_array_equal(getattr(again.data, name), getattr(block.data, name))
+    assert (again.data.n_rows, again.data.n_features, again.data.dtype) == (50, 4, np.float32)
+    assert sys.getsizeof(block) >= 50 * 4 * 4 + 50 * 4 + 50 * 4  # what dask's memory accounting reads
+
+
+def test_blocks_stay_with_their_worker_unless_it_holds_more_than_its_share():
+    from fastnn.dask import balanced_assignment
+
+    # 7 full blocks and a short one, five of them on "a": one full block moves to "b"
+    rows = [250] * 7 + [50]
+    holders = ["a", "a", "b", "b", "a", "a", "b", "a"]
+    trainers = balanced_assignment(rows, holders, ["a", "b"])
+    assert sum(trainers[i] != holders[i] for i in range(8)) == 1
+    assert sorted(sum(r for r, t in zip(rows, trainers) if t == w) for w in "ab") == [800, 1000]
+    # everything on one worker of three, or held by a worker that is gone
+    assert sorted(balanced_assignment([10] * 6, ["a"] * 6, ["a", "b", "c"])) == ["a", "a", "b", "b", "c", "c"]
+    assert balanced_assignment([10, 10], [None, "gone"], ["a", "b"]) == ["a", "b"]
+    # more workers than blocks: each block where it is
+    assert balanced_assignment([10, 10], ["b", "c"], ["a", "b", "c", "d"]) == ["b", "c"]
+
+
+# ------------------------------------------------------------------ a worker process killed mid-epoch
+
+
+def _call_number(folder):
+    """1 for the first caller in any process, 2 for the next, ...: the first file name this call
+    creates (creating a file that exists fails, atomically, across processes)."""
+    number = 1
+    while True:
+        try:
+            os.close(os.open(os.path.join(folder, f"call-{number}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return number
+        except FileExistsError:
+            number += 1
+
+
+def _stalls_at_call(*args, folder, stall_at, variable):
+    """A worker epoch (runs in a worker process) that, as call ``stall_at`` among all workers,
+    publishes its process id in the dask Variable ``variable`` and waits to be killed."""
+    import importlib
+
+    if _call_number(folder) == stall_at:
+        distributed.Variable(variable).set(os.getpid())
+        threading.Event().wait(600)  # killed long before, unless something is broken
+        raise RuntimeError("this worker process was to be killed and was not")
+    return importlib.import_module("fastnn.dask")._worker_epoch(*args)
+
+
+def _blocks_in_turn(rows, holders, workers):
+    """Block i to worker i mod 2, whatever holds it: both fits of a test train the same groups."""
+    return [workers[i % len(workers)] for i in range(len(rows))]
+
+
+@pytest.mark.parametrize("outcome", ["recovers", "fails"])
+def test_a_worker_process_killed_mid_epoch_never_leaves_a_partial_average(monkeypatch, tmp_path, outcome):
+    """Four blocks on two worker processes, two averaging rounds per epoch; the worker running
+    the seventh task (epoch 2, round 2: after an average in that epoch) is killed while it trains.
+
+    Dask either runs that task again elsewhere (its blocks recomputed from the graph): the fit
+    recovers and, every task being deterministic, ends with exactly the model of an undisturbed
+    fit; or (``allowed-failures`` 0) the task fails with ``KilledWorker``: the fit raises and keeps
+    exactly the model after epoch 1, not the average of epoch 2's first round.
+    """
+    import uuid
+
+    import fastnn.dask
+
+    X, y, Xd, yd = dask_problem(n=2000, chunk=500)
+    params = dict(hidden_layer_sizes=(6,), max_iter=3, random_state=0, tol=0)
+    monkeypatch.setattr(fastnn.dask, "balanced_assignment", _blocks_in_turn)
+    allowed_failures = {"recovers": 3, "fails": 0}[outcome]
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), \
+            distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                     silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster) as client:
+        Xp, yp = client.persist([Xd, yd])
+        # the model to end with: all 3 epochs, or epoch 1 (the last one completed before the kill)
+        reference = quiet_fit_dask(MLPClassifier(**{**params, "max_iter": 3 if outcome == "recovers" else 1}), Xp, yp,
+                                   client=client)
+        variable = f"victim-{uuid.uuid4().hex}"
+        monkeypatch.setattr(fastnn.dask, "_worker_epoch", functools.partial(
+            _stalls_at_call, folder=str(tmp_path), stall_at=7, variable=variable))
+        model = MLPClassifier(**params)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            fitting = pool.submit(quiet_fit_dask, model, Xp, yp, client=client)
+            pid = distributed.Variable(variable, client=client).get(timeout=600)  # the task is training
+            assert pid in client.run(os.getpid).values()
+            os.kill(pid, signal.SIGKILL)
+            if outcome == "recovers":
+                assert fitting.result() is model
+                assert len(os.listdir(tmp_path)) == 13  # 3 epochs x 4 tasks, and the killed one again
+            else:
+                with pytest.raises(RuntimeError, match=r"KilledWorker.*keeps the weights of the last completed epoch"):
+                    fitting.result()
+    assert model.n_iter_ == reference.n_iter_ and model.loss_curve_ == reference.loss_curve_
+    for a, b in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
         np.testing.assert_array_equal(a, b)

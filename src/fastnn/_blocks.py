@@ -90,6 +90,59 @@ def prepare_block(X_block, y_block, *, classes, class_weights, dtype):
     return data, float(X_block.shape[0] if weight is None else weight.sum())
 
 
+class PreparedBlock:
+    """A block of rows converted once into an engine dataset, to be trained on every epoch.
+
+    A dask worker keeps one per block it trains on, so that the conversion and validation
+    (and the copy of a block that arrived misaligned from the network, which the engine cannot
+    read in place) happen once per fit instead of once per epoch.
+
+    Parameters
+    ----------
+    X_block : array-like or sparse matrix of shape (n_rows, n_features)
+    y_block : array-like of shape (n_rows,)
+    prepare : callable
+        ``prepare(X_block, y_block) -> (engine dataset, weight sum of its rows)``, e.g.
+        :func:`prepare_block` with the model's classes.
+
+    Attributes
+    ----------
+    data : fastnn._core.Dataset
+    weight_sum : float
+        The weight sum of its rows (the row count without class weights).
+
+    Notes
+    -----
+    Pickling keeps the dataset's arrays and rebuilds the dataset where it is unpickled (dask
+    does so when it moves or spills a block); ``sys.getsizeof`` counts the arrays, which is
+    what dask's memory accounting reads.
+    """
+
+    def __init__(self, X_block, y_block, prepare):
+        self.data, self.weight_sum = prepare(X_block, y_block)
+
+    def __reduce__(self):
+        d = self.data
+        return _rebuild_prepared, (d.values, d.n_rows, d.n_features, d.indptr, d.indices, d.labels, d.sample_weight,
+                                   self.weight_sum)
+
+    def __sizeof__(self):
+        d = self.data
+        arrays = (d.values, d.indptr, d.indices, d.labels, d.sample_weight)
+        return object.__sizeof__(self) + sum(a.nbytes for a in arrays if a is not None)
+
+
+def _rebuild_prepared(values, n_rows, n_features, indptr, indices, labels, sample_weight, weight_sum):
+    """Unpickle a :class:`PreparedBlock` (the arrays are validated already: no conversion again)."""
+    from . import _core
+
+    block = PreparedBlock.__new__(PreparedBlock)
+    block.data = _core.Dataset(values, n_rows, n_features, indptr=indptr, indices=indices, labels=labels,
+                               sample_weight=sample_weight)
+    block.weight_sum = weight_sum
+    return block
+
+
 class Blocks:
     """Training rows of a dask array, one block of rows in memory at a time.
 
@@ -115,17 +168,17 @@ class Blocks:
     def epoch(self, train, rng, shuffle):
         import dask
 
-        def compute(block):
-            return dask.compute(self.X_blocks[block], self.y_blocks[block])
+        def computed_block(block):
+            return self.prepare(*dask.compute(self.X_blocks[block], self.y_blocks[block]))
 
-        loss_sum, weight_sum, _ = train_blocks(compute, len(self.X_blocks), self.prepare, train, rng, shuffle)
+        loss_sum, weight_sum, _ = train_blocks(computed_block, len(self.X_blocks), train, rng, shuffle)
         return loss_sum, weight_sum
 
 
-def train_blocks(get_block, n_blocks, prepare, train, rng, shuffle):
-    """One pass over blocks of rows: ``get_block(i) -> (X_block, y_block)``, ``prepare`` makes each an
-    engine dataset, ``train(data, order)`` trains on it; blocks and their rows in a new random order
-    with ``shuffle``. Each block is let go before the next is fetched.
+def train_blocks(get_data, n_blocks, train, rng, shuffle):
+    """One pass over blocks of rows: ``get_data(i) -> (engine dataset, weight sum of its rows)``,
+    ``train(data, order)`` trains on each; blocks and their rows in a new random order with
+    ``shuffle``. Each block is let go before the next is fetched.
 
     Returns
     -------
@@ -135,7 +188,7 @@ def train_blocks(get_block, n_blocks, prepare, train, rng, shuffle):
     loss_sum = weight_sum = 0.0
     rows = 0
     for block in (rng.permutation(n_blocks) if shuffle else range(n_blocks)):
-        data, block_weight = prepare(*get_block(block))
+        data, block_weight = get_data(block)
         order = np.arange(data.n_rows, dtype=np.intp)
         loss_sum += train(data, rng.permutation(order) if shuffle else order)
         weight_sum += block_weight

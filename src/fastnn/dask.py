@@ -4,11 +4,12 @@ Each worker trains fastnn's engine on blocks of rows it holds (``blocks_per_roun
 starting from the current model; the driver then averages the workers' weights (weighted by
 the rows each trained on) and the next round starts from the average, until every block has
 been visited once: an epoch. This is the parallel SGD of Zinkevich, Weimer, Smola and
-Li (2010), as Spark's and Vowpal Wabbit's averaging trainers run it. The data stay where they are
-(persisted on the workers); only weights travel, and the driver only ever sees weights.
+Li (2010), as Spark's and Vowpal Wabbit's averaging trainers run it. The data stay on the workers
+(persisted; each block converted and validated once per fit, on the worker that trains on it, and
+kept there for every epoch); only weights travel, and the driver only ever sees weights.
 
 The estimator's epoch loop is the in-memory fit's (``n_iter_``, ``loss_curve_``, the stopping
-rules, Ctrl-C, divergence): one averaging round is one epoch.
+rules, Ctrl-C, divergence): one pass over every block (one or more averaging rounds) is one epoch.
 
 Example::
 
@@ -44,7 +45,11 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
         closer to what serial SGD would reach in as many epochs) for a few milliseconds of
         scheduling per round.
     retries : int, default=1
-        How often a worker's epoch is retried elsewhere when its worker is lost.
+        How often a worker's task that raised an error is run again (dask's ``retries``). A
+        task whose worker process dies is run again elsewhere by dask itself (its blocks
+        recomputed from the graph), unless workers already died under it more than the
+        scheduler's ``distributed.scheduler.allowed-failures`` times (default 3): then it fails
+        with ``KilledWorker``, which ``retries`` does not repeat.
 
     Returns
     -------
@@ -53,12 +58,23 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     Raises
     ------
     RuntimeError
-        A worker's epoch failed even after ``retries``; the model keeps the weights of the last
-        completed (averaged) epoch, never a partial average.
+        A worker's task failed for good (an error beyond ``retries``, or ``KilledWorker``); the
+        model keeps the weights of the last completed epoch, never a partial average.
+    ValueError
+        A block of X holds NaN or infinity (found when the blocks are prepared, before training).
     TypeError
         ``model`` is not a ``fastnn.MLPClassifier``.
+
+    Notes
+    -----
+    Before the first epoch each block of rows is converted to the model's dtype, checked and
+    turned into engine data once, on the worker that will train on it; that worker keeps it
+    until the fit ends (next to ``X``'s own block, which it shares when no conversion or
+    alignment copy was needed). Blocks stay on the worker that holds them unless that worker
+    holds more than an equal share of the rows; such blocks move once, so that every worker
+    trains on about as many rows per epoch.
     """
-    from distributed import get_client, wait
+    from distributed import futures_of, get_client
 
     from .estimator import MLPClassifier
 
@@ -69,9 +85,10 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     client = client or get_client()
     X, y = _blocks.as_dask_arrays(X, y)  # refused before anything is sent to the cluster
     X, y = client.persist([X, y])
-    wait([X, y])
+    _wait(client, futures_of([X, y]))
     source = _AveragedBlocks(client, X, y, blocks_per_round, retries)
-    return model._fit_source(X, y, source)
+    with client.as_current():  # the estimator's own dask computations (the classes in y) run here too
+        return model._fit_source(X, y, source)
 
 
 class _AveragedBlocks:
@@ -79,6 +96,8 @@ class _AveragedBlocks:
 
     Used as the training source of the estimator's stochastic fit (see ``fastnn._mlp``): its
     ``epoch`` ignores the local ``train`` function and writes the averaged weights into ``W``.
+    When bound to the estimator, each block is converted once, on the worker that will train
+    on it, into a :class:`fastnn._blocks.PreparedBlock` that stays there for every epoch.
     """
 
     def __init__(self, client, X, y, blocks_per_round, retries):
@@ -88,36 +107,58 @@ class _AveragedBlocks:
         self.n_samples = X.shape[0]
         x_futures = {future.key: future for future in futures_of(X)}
         y_futures = {future.key: future for future in futures_of(y)}
-        pairs = [(x_futures[(X.name, i, 0)], y_futures[(y.name, i)]) for i in range(X.numblocks[0])]
-        owners = client.who_has([x for x, _ in pairs])
-        by_worker = {}
-        for pair in pairs:  # each worker trains on the blocks it holds
-            worker = next(iter(owners.get(pair[0].key) or ["any"]))
-            by_worker.setdefault(worker, []).append(pair)
-        self.parts = list(by_worker.items())
+        self.pairs = [(x_futures[(X.name, i, 0)], y_futures[(y.name, i)]) for i in range(X.numblocks[0])]
+        self.rows = X.chunks[0]
 
     def bind(self, estimator, W, prepare_state):
         """The estimator being fitted, its weights ``W`` (averaged into in place) and
-        ``prepare_state()``, the settings each worker's epoch needs."""
+        ``prepare_state()``, the settings each worker's epoch needs; prepares the blocks."""
         self.estimator, self.W, self.prepare_state = estimator, W, prepare_state
+        self.parts = self._prepare_blocks(prepare_state()["prepare"])
+
+    def _prepare_blocks(self, prepare):
+        """Convert every block once on the worker that trains on it: ``[(worker, [future of a
+        PreparedBlock, ...]), ...]``, the rows balanced across the workers."""
+        owners = self.client.who_has([x for x, _ in self.pairs])
+        holders = [next(iter(owners.get(x.key) or [None])) for x, _ in self.pairs]
+        workers = sorted(self.client.ncores()) or sorted({h for h in holders if h is not None})
+        trainers = balanced_assignment(self.rows, holders, workers)
+        by_worker = {}
+        for (x, y), worker in zip(self.pairs, trainers):
+            by_worker.setdefault(worker, []).append(self.client.submit(
+                _blocks.PreparedBlock, x, y, prepare, pure=False, workers=[worker], allow_other_workers=True,
+                retries=self.retries))
+        futures = [future for blocks in by_worker.values() for future in blocks]
+        _wait(self.client, futures)
+        failed = [future for future in futures if future.status != "finished"]
+        if failed:
+            try:
+                failed[0].result()
+            except ValueError:  # the data themselves (NaN, infinity): the message says what
+                raise
+            except Exception as error:
+                raise RuntimeError(f"preparing the blocks on the workers failed ({type(error).__name__}: {error}); "
+                                   "nothing was trained") from error
+        return list(by_worker.items())
 
     def epoch(self, train, rng, shuffle):
         sizes, dtype = self.estimator._sizes, self.W.dtype
-        state = self.prepare_state()
-        queues = [(worker, [pairs[i] for i in (rng.permutation(len(pairs)) if shuffle else range(len(pairs)))])
-                  for worker, pairs in self.parts]
+        state = dict(self.prepare_state())
+        del state["prepare"]  # done once, in bind
+        queues = [(worker, [blocks[i] for i in (rng.permutation(len(blocks)) if shuffle else range(len(blocks)))])
+                  for worker, blocks in self.parts]
         loss_sum = weight_sum = 0.0
-        while any(pairs for _, pairs in queues):
+        while any(blocks for _, blocks in queues):
             weights = _engine.unpack_weights(self.W, sizes)
             tasks = []
-            for worker, pairs in queues:
-                count = len(pairs) if self.blocks_per_round is None else self.blocks_per_round
-                taken, pairs[:] = pairs[:count], pairs[count:]
+            for worker, blocks in queues:
+                count = len(blocks) if self.blocks_per_round is None else self.blocks_per_round
+                taken, blocks[:] = blocks[:count], blocks[count:]
                 if taken:
                     seed = int(rng.randint(np.iinfo(np.int32).max))
                     tasks.append(self.client.submit(
                         _worker_epoch, weights, taken, state, shuffle, seed, pure=False,
-                        workers=None if worker == "any" else [worker], allow_other_workers=True, retries=self.retries))
+                        workers=[worker], allow_other_workers=True, retries=self.retries))
             try:
                 results = self.client.gather(tasks)
             except Exception as error:  # a lost worker beyond the retries: the last average stays
@@ -131,9 +172,53 @@ class _AveragedBlocks:
         return loss_sum, weight_sum
 
 
-def _worker_epoch(weights, pairs, state, shuffle, seed):
-    """On a worker: the engine over the given blocks from ``weights``; returns the new weights
-    (user layout), the loss sum, the rows and their weight sum."""
+def _wait(client, futures):
+    """Until every future of ``client`` is finished or failed (``distributed.wait`` would use the
+    default client, which ``client`` need not be)."""
+    from distributed import as_completed
+
+    for _ in as_completed(futures, loop=client.loop):
+        pass
+
+
+def balanced_assignment(rows, holders, workers):
+    """The worker that trains on each block: where it is held, unless that gives its holder more
+    than an equal share of the rows; then the least loaded worker.
+
+    Parameters
+    ----------
+    rows : sequence of int
+        Rows of each block.
+    holders : sequence of str or None
+        The worker holding each block (None: not known).
+    workers : sequence of str
+        The workers to train on (at least one).
+
+    Returns
+    -------
+    list of str
+        One worker per block. Largest blocks are placed first; the most rows any worker gets is
+        then close to the least possible for whole blocks, and blocks move only to even out the load.
+    """
+    share = sum(rows) / len(workers)
+    load = dict.fromkeys(workers, 0)
+    trainers = [None] * len(rows)
+    largest_first = sorted(range(len(rows)), key=lambda i: -rows[i])
+    for i in largest_first:  # blocks that can stay where they are
+        if holders[i] in load and load[holders[i]] + rows[i] <= share:
+            trainers[i] = holders[i]
+            load[holders[i]] += rows[i]
+    for i in largest_first:  # the others go where the load is least (their holder first on a tie)
+        if trainers[i] is None:
+            least = min(load.values())
+            trainers[i] = holders[i] if load.get(holders[i]) == least else min(load, key=load.get)
+            load[trainers[i]] += rows[i]
+    return trainers
+
+
+def _worker_epoch(weights, blocks, state, shuffle, seed):
+    """On a worker: the engine over the given prepared blocks from ``weights``; returns the new
+    weights (user layout), the loss sum, the rows and their weight sum."""
     dtype = np.dtype(state["dtype"])
     arch = _core.Architecture(state["sizes"], state["output"], dtype, state.get("activations"))
     W = _engine.pack_weights(weights, dtype)
@@ -143,6 +228,8 @@ def _worker_epoch(weights, pairs, state, shuffle, seed):
         return _engine.sgd_epoch(arch, W, data, order, learning_rate=state["learning_rate"], l2=state["alpha"],
                                  batch_size=state["batch_size"])
 
-    loss_sum, weight_sum, rows = _blocks.train_blocks(pairs.__getitem__, len(pairs), state["prepare"], train, rng,
-                                                      shuffle)
+    def block_data(i):
+        return blocks[i].data, blocks[i].weight_sum
+
+    loss_sum, weight_sum, rows = _blocks.train_blocks(block_data, len(blocks), train, rng, shuffle)
     return _engine.unpack_weights(W, state["sizes"]), loss_sum, rows, weight_sum
