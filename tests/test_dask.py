@@ -372,3 +372,42 @@ def test_a_worker_process_killed_mid_epoch_never_leaves_a_partial_average(monkey
     assert model.n_iter_ == reference.n_iter_ and model.loss_curve_ == reference.loss_curve_
     for a, b in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+_ACTIVATIONS_SEEN = []
+
+
+def _recording_worker_epoch(weights, blocks, state, shuffle, seed):
+    """A worker epoch that records the activations it was handed (module level, like the others)."""
+    _ACTIVATIONS_SEEN.append(list(state.get("activations") or []))
+    return _real_worker_epoch(weights, blocks, state, shuffle, seed)
+
+
+def test_workers_train_the_models_activations(monkeypatch):
+    import fastnn.dask
+    from fastnn import _core
+
+    global _real_worker_epoch
+    _real_worker_epoch = fastnn.dask._worker_epoch
+    _ACTIVATIONS_SEEN.clear()
+    monkeypatch.setattr(fastnn.dask, "_worker_epoch", _recording_worker_epoch)
+    X, y, Xd, yd = dask_problem(n=1000, chunk=500)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = fastnn.dask.fit(MLPClassifier(hidden_layer_sizes=(6, 5), activation=["relu", "tanh"], max_iter=2,
+                                                  random_state=0), Xd, yd, client=client)
+    assert _ACTIVATIONS_SEEN and all(seen == [_core.ACTIVATION_RELU, _core.ACTIVATION_TANH]
+                                     for seen in _ACTIVATIONS_SEEN)
+    assert model.n_iter_ == 2
+
+
+def test_a_streamed_fit_trains_the_models_activations():
+    X, y, Xd, yd = dask_problem()
+    params = dict(hidden_layer_sizes=(7, 4), activation=["tanh", "leaky_relu"], max_iter=3, random_state=0,
+                  shuffle=False)
+    streamed = quiet_fit(MLPClassifier(**params), Xd, yd)
+    in_memory = quiet_fit(MLPClassifier(**params), X, y)
+    for a, b in zip(streamed.coefs_ + streamed.intercepts_, in_memory.coefs_ + in_memory.intercepts_):
+        np.testing.assert_array_equal(a, b)
