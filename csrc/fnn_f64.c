@@ -12,3 +12,4 @@
 #include "fnn_pass.inc"
 #include "fnn_sample.inc"
 #include "fnn_batch.inc"
+#include "fnn_optim.inc"
