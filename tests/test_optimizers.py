@@ -264,3 +264,36 @@ def test_a_diverging_network_keeps_its_weights_and_state():
         net.fit(X * 1e3, y * 1e3)
     assert all(np.isfinite(W).all() for W in net.weights_)
 
+
+def test_cli_train_with_optimizers(tmp_path, capsys, monkeypatch):
+    import json
+
+    from conftest import synthetic_data
+    from fastnn import cli
+    from test_cli import run_in_process, write_csv
+
+    X, y = synthetic_data(n=200, m=6, k=3, seed=4)
+    write_csv(tmp_path / "train.csv", X, y)
+    done = run_in_process("train", "train.csv", "--epochs", "4", "--hidden", "5", "--solver", "sgd", "--momentum",
+                          "0.9", "--nesterov", "--schedule", "adaptive", "-o", "run", "-q", cwd=tmp_path,
+                          capsys=capsys, monkeypatch=monkeypatch)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["settings"]["optimizer"] == "nesterov" and len(metrics["history"]["learning_rate"]) == 4
+    done = run_in_process("train", "train.csv", "--epochs", "2", "--solver", "adam", "-o", "adam", "-q",
+                          cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
+    assert done.returncode == 0, done.stderr
+    for bad, flag in ((["--momentum", "1.5"], "--momentum must be [0, 1)"),
+                      (["--momentum", "-0.1"], "--momentum must be [0, 1)")):
+        done = run_in_process("train", "train.csv", *bad, "-o", "bad", cwd=tmp_path, capsys=capsys,
+                              monkeypatch=monkeypatch)
+        assert done.returncode == 2 and flag in done.stderr, done.stderr
+    assert cli is not None
+
+
+def test_learning_curve_marks_where_the_rate_dropped():
+    from fastnn import plots
+
+    plain = plots.learning_curve_png({"train_loss": [1.0, 0.9, 0.9, 0.9], "learning_rate": [0.1] * 4})
+    marked = plots.learning_curve_png({"train_loss": [1.0, 0.9, 0.9, 0.9], "learning_rate": [0.1, 0.1, 0.02, 0.02]})
+    assert plain[:8] == marked[:8] == b"\x89PNG\r\n\x1a\n" and plain != marked

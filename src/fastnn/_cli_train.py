@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _engine
+from . import __version__, _engine, _optim
 from . import io as fnn_io
 from ._cli_common import (
     CURVE_FILE,
@@ -218,17 +218,19 @@ def cmd_train(args):
         _check_output_dir(args.output)
     elif not os.access(".", os.W_OK | os.X_OK):
         raise UsageError(f"{os.getcwd()}: cannot create the output folder here (not writable); use --output DIR")
+    optimizer = _optimizer_params(args)
     X, y, X_val, y_val, n_classes, source, image_shape, classes = _training_data(args)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     params = dict(hidden=tuple(args.hidden), output="softmax", init=args.init, learning_rate=args.lr,
                   epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
-                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs)
+                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs, **optimizer)
     net = Network(**params)
     sizes = [X.shape[1], *args.hidden, n_classes]
     settings = {
         "data": source["data"], "validation": source["validation"], "hidden": list(args.hidden),
         "epochs": args.epochs, "learning_rate": args.lr, "init": args.init, "batch_size": args.batch_size,
         "l2": args.l2, "seed": seed, "shuffle": args.shuffle, "dtype": args.dtype, "jobs": args.jobs,
+        "optimizer": optimizer["optimizer"], "momentum": args.momentum, "schedule": args.schedule,
     }
     if not args.quiet:
         val_text = f" (validation: {X_val.shape[0]})" if X_val is not None else ""
@@ -256,6 +258,22 @@ def cmd_train(args):
              f"(marked interrupted) in {folder}")
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _optimizer_params(args):
+    """``Network``'s optimizer parameters from ``--solver``, ``--momentum``, ``--nesterov`` and
+    ``--schedule`` (sklearn's meaning: momentum 0 is plain SGD), checked before any data loads."""
+    if args.solver == "adam":
+        method = "adam"
+    elif args.momentum == 0.0:
+        method = "sgd"
+    else:
+        method = "nesterov" if args.nesterov else "momentum"
+    try:
+        _optim.check_settings(method, momentum=args.momentum, schedule=args.schedule)
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
+    return {"optimizer": method, "momentum": args.momentum, "schedule": args.schedule}
 
 
 def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written, classes=None):
@@ -298,7 +316,8 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
         "epochs_completed": n_epochs,
         "interrupted": interrupted,
         "history": {"train_loss": [float(v) for v in history["train_loss"]],
-                    "val_loss": [float(v) for v in history["val_loss"]]},
+                    "val_loss": [float(v) for v in history["val_loss"]],
+                    "learning_rate": [float(v) for v in history.get("learning_rate", [])]},
         "final": metrics,
         "time_seconds": seconds,
         "samples_per_second": throughput,
