@@ -139,8 +139,9 @@ fnn_index fnn_work_size(const fnn_net *net)
 {
     fnn_index activations, widest;
     activation_widths(net, &activations, &widest);
-    /* + the first-layer maps, deltas and inputs of one run of deferred updates */
-    const fnn_index run = add_counts(mul_counts(2, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
+    /* + the first-layer maps, deltas and inputs of one run of deferred updates, and the maps of
+     * the velocity (momentum's runs) */
+    const fnn_index run = add_counts(mul_counts(3, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
     return add_counts(add_counts(activations, mul_counts(2, widest)), mul_counts(FNN_DEFERRED_ROWS, run));
 }
 

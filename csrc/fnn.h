@@ -114,7 +114,9 @@ typedef struct fnn_sgd {
  * W (padding included, where it stays zero) and the arrays follow each other. Every weight moves
  * at every update, also where the sample's gradient is zero (an input that is 0, a sparse row's
  * absent entries): the moments decay and the velocity keeps moving W. The engine does exactly that
- * (no lazy decay): with momentum or Adam, a CSR row costs as much as a dense one.
+ * (no lazy decay): with momentum or Adam, a CSR row costs as much as a dense one. Momentum's
+ * update is linear in (W, v): per sample on dense rows, the first layer is updated in runs of
+ * FNN_DEFERRED_ROWS samples in closed form (the same updates, up to rounding), as plain SGD's is.
  */
 #define FNN_OPTIMIZER_SGD 0
 #define FNN_OPTIMIZER_MOMENTUM 1
@@ -207,7 +209,7 @@ fnn_index fnn_layer_offset(const fnn_net *net, int layer);
 
 /* Scratch elements of the per-sample functions: the padded activations of layers 1..L, two delta
  * buffers of the widest padded layer, and one run of deferred first-layer updates
- * (FNN_DEFERRED_ROWS x (2 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
+ * (FNN_DEFERRED_ROWS x (3 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
 /* Scratch elements of the batched functions for batches of up to batch_size rows:

@@ -13,3 +13,4 @@
 #include "fnn_sample.inc"
 #include "fnn_batch.inc"
 #include "fnn_optim.inc"
+#include "fnn_optim_batch.inc"
