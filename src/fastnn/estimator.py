@@ -44,7 +44,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
 
-    where the ``alpha * W`` term applies to ``coefs_`` only, never to ``intercepts_``.
+    where the ``alpha * W`` term applies to ``coefs_`` only, never to ``intercepts_``. With
+    ``momentum``, ``solver="adam"`` or ``solver="lbfgs"`` the same gradient goes to sklearn's
+    update rule for that solver (see ``fastnn._optim`` and ``fastnn._lbfgs``).
 
     Parameters
     ----------
@@ -71,7 +73,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         ``min(200, n_samples)``. A value above the number of training rows is clipped with a
         warning, as in sklearn.
     learning_rate_init : float, default=0.01
-        The fixed step size, > 0 (sklearn: 0.001, tuned for adam).
+        The step size, > 0 (the first one under a schedule; Adam's base rate). sklearn's
+        default is 0.001, tuned for adam.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training rows).
     shuffle : bool, default=True

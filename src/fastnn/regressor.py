@@ -35,7 +35,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
         W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
 
-    with ``J_i = 1/2 ||y_hat_i - y_i||^2`` and the ``alpha * W`` term on ``coefs_`` only.
+    with ``J_i = 1/2 ||y_hat_i - y_i||^2`` and the ``alpha * W`` term on ``coefs_`` only. With
+    ``momentum``, ``solver="adam"`` or ``solver="lbfgs"`` the same gradient goes to sklearn's
+    update rule for that solver (see ``fastnn._optim`` and ``fastnn._lbfgs``).
 
     Parameters
     ----------
@@ -60,7 +62,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     batch_size : int or "auto", default=1
         Rows per update; 1 is per-sample SGD, ``"auto"`` sklearn's ``min(200, n_samples)``.
     learning_rate_init : float, default=0.001
-        The fixed step size, > 0 (sklearn's value). Per-sample steps on unscaled targets are
+        The step size, > 0 (sklearn's value; the first one under a schedule, Adam's base
+        rate). Per-sample steps on unscaled targets are
         large: scale ``y`` (e.g. ``TransformedTargetRegressor``) or lower the step if a fit
         diverges.
     max_iter : int, default=200
