@@ -143,6 +143,19 @@ class Optimizer:
             print(message + " Setting learning rate to %f" % self.learning_rate)
         return False
 
+    def epoch_ends(self, loss, time_step, tol=1e-4, patience=2):
+        """``Network``'s schedule after an epoch of training loss ``loss`` (it has no stopping
+        rule): ``invscaling`` as :meth:`iteration_ends`; ``adaptive`` divides the rate by 5 after
+        ``patience`` epochs that fail to lower the loss by ``tol``, down to 1e-6, and goes on."""
+        self.iteration_ends(time_step)
+        best = self.__dict__.get("_best_loss", np.inf)
+        self._stalled = self.__dict__.get("_stalled", 0) + 1 if loss > best - tol else 0
+        self._best_loss = min(best, loss)
+        if self._stalled >= patience and self.schedule == "adaptive" and self.method != "adam":
+            if self.learning_rate > ADAPTIVE_FLOOR:
+                self.learning_rate /= 5.0
+            self._stalled = 0
+
     # ------------------------------------------------------------------ snapshots, threads, pickles
 
     def private_copy(self):

@@ -455,7 +455,6 @@ class Network:
         arch, W = self._architecture, self._flat
         rows = np.arange(train.n_rows, dtype=np.intp)
         optimizer = settings["optimizer"]
-        stalled = {"count": 0, "best": np.inf}
 
         def run_epoch(epoch):
             order = rng.permutation(rows) if self.shuffle else rows
@@ -469,14 +468,7 @@ class Network:
                 self.history_["val_loss"].append(losses[1])
             self.history_["learning_rate"].append(optimizer.learning_rate)
             self.n_epochs_ = epoch
-            # the schedule: sklearn's rules with its tol (1e-4) and 2 epochs without improvement
-            stalled["count"] = stalled["count"] + 1 if losses[0] > stalled["best"] - 1e-4 else 0
-            stalled["best"] = min(stalled["best"], losses[0])
-            optimizer.iteration_ends(epoch * train.n_rows)
-            if stalled["count"] >= 2 and optimizer.schedule == "adaptive" and optimizer.method != "adam":
-                if optimizer.learning_rate > _optim.ADAPTIVE_FLOOR:
-                    optimizer.trigger_stopping("", False)
-                stalled["count"] = 0
+            optimizer.epoch_ends(losses[0], epoch * train.n_rows)  # the schedule's rate for the next epoch
             if callback is not None:
                 callback(self)
             return False
