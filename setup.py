@@ -81,7 +81,8 @@ extensions = [
         include_dirs=["csrc"],  # the bridge uses no NumPy C API: NumPy is no build requirement
         libraries=["m"],
         depends=["csrc/fnn.h", "csrc/fnn_build.h", "csrc/fnn_simd.inc", "csrc/fnn_pass.inc", "csrc/fnn_sample.inc",
-                 "csrc/fnn_batch.inc", "src/fastnn/_core.pxd"],
+                 "csrc/fnn_batch.inc", "csrc/fnn_optim.inc", "csrc/fnn_optim_batch.inc", "src/fastnn/_core.pxd",
+                 "src/fastnn/_core_optim.pxi"],
     )
 ]
 

@@ -43,6 +43,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import peers  # noqa: E402
+import peers_optim  # noqa: E402
 from peers import INSTALL, Shape, Skip  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -645,7 +646,7 @@ def main(argv=None):
             X, y, source = load_data(shape, args.rows, args.ocr_dir)
             data = {"train": (X, y), "predict": predict_data(X, y, args.predict_rows)}
             log(f"{name} {shape.label}: {source}")
-            contenders = [cls(dtype, ctx) for cls, dtype in peers.REGISTRY]
+            contenders = [cls(dtype, ctx) for cls, dtype in peers.REGISTRY + peers_optim.REGISTRY]
             if args.only:
                 contenders = [c for c in contenders if any(w.lower() in c.key.lower() for w in args.only)]
             records = run_shape(shape, data, contenders, args.repeats, log, warm_up=not args.quick,

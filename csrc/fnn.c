@@ -73,6 +73,8 @@ const char *fnn_strerror(int status)
     case FNN_ERROR_LAYOUT: return "the network's layout tables are missing or not those of its layers (fnn_layout)";
     case FNN_ERROR_ACTIVATION: return "a hidden layer's activation code is unknown";
     case FNN_ERROR_TARGET: return "the output layer needs real-valued targets and the data have none";
+    case FNN_ERROR_OPTIMIZER: return "an unknown optimizer, or a setting outside its range (momentum, beta_1, beta_2 "
+                                     "in [0, 1), epsilon > 0, Adam's step count >= 0)";
     default: return "unknown status";
     }
 }
@@ -137,8 +139,9 @@ fnn_index fnn_work_size(const fnn_net *net)
 {
     fnn_index activations, widest;
     activation_widths(net, &activations, &widest);
-    /* + the first-layer maps, deltas and inputs of one run of deferred updates */
-    const fnn_index run = add_counts(mul_counts(2, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
+    /* + the first-layer maps, deltas and inputs of one run of deferred updates, and the maps of
+     * the velocity (momentum's runs) */
+    const fnn_index run = add_counts(mul_counts(3, fnn_padded_width(net, net->sizes[1])), net->sizes[0]);
     return add_counts(add_counts(activations, mul_counts(2, widest)), mul_counts(FNN_DEFERRED_ROWS, run));
 }
 
@@ -148,4 +151,37 @@ fnn_index fnn_batch_work_size(const fnn_net *net, fnn_index batch_size, int spar
     activation_widths(net, &activations, &widest);
     const fnn_index inputs = sparse_input ? 0 : fnn_padded_width(net, net->sizes[0]);
     return mul_counts(batch_size, add_counts(add_counts(inputs, activations), mul_counts(2, widest)));
+}
+
+int fnn_check_optimizer(const fnn_optimizer *opt)
+{
+    if (opt == NULL) return FNN_ERROR_OPTIMIZER;
+    /* written so that NaN fails every test */
+    switch (opt->method) {
+    case FNN_OPTIMIZER_SGD: return FNN_OK;
+    case FNN_OPTIMIZER_MOMENTUM:
+    case FNN_OPTIMIZER_NESTEROV: return opt->momentum >= 0.0 && opt->momentum < 1.0 ? FNN_OK : FNN_ERROR_OPTIMIZER;
+    case FNN_OPTIMIZER_ADAM:
+        return opt->beta_1 >= 0.0 && opt->beta_1 < 1.0 && opt->beta_2 >= 0.0 && opt->beta_2 < 1.0 &&
+                       opt->epsilon > 0.0 && opt->t >= 0
+                   ? FNN_OK
+                   : FNN_ERROR_OPTIMIZER;
+    default: return FNN_ERROR_OPTIMIZER;
+    }
+}
+
+fnn_index fnn_state_size(const fnn_net *net, int method)
+{
+    switch (method) {
+    case FNN_OPTIMIZER_SGD: return 0;
+    case FNN_OPTIMIZER_MOMENTUM:
+    case FNN_OPTIMIZER_NESTEROV: return fnn_weight_count(net);
+    case FNN_OPTIMIZER_ADAM: return mul_counts(2, fnn_weight_count(net));
+    default: return -1;
+    }
+}
+
+fnn_index fnn_optim_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
+{
+    return add_counts(fnn_weight_count(net), fnn_batch_work_size(net, batch_size, sparse_input));
 }

@@ -44,6 +44,7 @@ typedef ptrdiff_t fnn_index;
 #define FNN_ERROR_LAYOUT (-9)   /* the layout tables are missing or not those of the architecture (fnn_layout) */
 #define FNN_ERROR_ACTIVATION (-10) /* an unknown hidden activation code */
 #define FNN_ERROR_TARGET (-11)  /* the output needs real-valued targets and the data have none */
+#define FNN_ERROR_OPTIMIZER (-12) /* an unknown optimizer method, or a setting outside its range (fnn_optimizer) */
 
 /* Output layers and their losses J (y_hat the output, b the logits W [1; z_prev]):
  * SOFTMAX:    y_hat = softmax(b) over K >= 2 classes, label y;  J = logsumexp(b) - b_y
@@ -98,6 +99,46 @@ typedef struct fnn_sgd {
     double l2;
     fnn_index batch_size;
 } fnn_sgd;
+
+/*
+ * Optimizers (scikit-learn's _stochastic_optimizers, step for step). Each update takes the gradient
+ * g = dJ/dW + l2 W_nonbias that the plain SGD update uses (per sample: sample_weight dJ/dW; per
+ * mini-batch: the batch's mean) and a learning rate lr = fnn_sgd.learning_rate:
+ *   SGD       W <- W - lr g                                                  (no state)
+ *   MOMENTUM  v <- momentum v - lr g;  W <- W + v                            (state: v)
+ *   NESTEROV  v <- momentum v - lr g;  W <- W + momentum v - lr g            (state: v)
+ *   ADAM      t <- t + 1;  m <- beta_1 m + (1 - beta_1) g;  s <- beta_2 s + (1 - beta_2) g^2;
+ *             W <- W - lr_t m / (sqrt(s) + epsilon),  lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)
+ *                                                                            (state: m, then s)
+ * The state is the caller's buffer of fnn_state_size elements: each state array has the layout of
+ * W (padding included, where it stays zero) and the arrays follow each other. Every weight moves
+ * at every update, also where the sample's gradient is zero (an input that is 0, a sparse row's
+ * absent entries): the moments decay and the velocity keeps moving W. The engine does exactly that
+ * (no lazy decay): with momentum or Adam, a CSR row costs as much as a dense one. Momentum's
+ * update is linear in (W, v): per sample on dense rows, the first layer is updated in runs of
+ * FNN_DEFERRED_ROWS samples in closed form (the same updates, up to rounding), as plain SGD's is.
+ */
+#define FNN_OPTIMIZER_SGD 0
+#define FNN_OPTIMIZER_MOMENTUM 1
+#define FNN_OPTIMIZER_NESTEROV 2
+#define FNN_OPTIMIZER_ADAM 3
+
+typedef struct fnn_optimizer {
+    int method;      /* FNN_OPTIMIZER_* */
+    double momentum; /* MOMENTUM, NESTEROV: in [0, 1) */
+    double beta_1;   /* ADAM: in [0, 1) */
+    double beta_2;   /* ADAM: in [0, 1) */
+    double epsilon;  /* ADAM: > 0 */
+    int64_t t;       /* ADAM: updates made so far (>= 0); each update adds one, in place */
+} fnn_optimizer;
+
+/* FNN_OK, or FNN_ERROR_OPTIMIZER for an unknown method or a setting of it outside its range
+ * (NaN included); the settings of the other methods are not read. */
+int fnn_check_optimizer(const fnn_optimizer *opt);
+
+/* Elements of the optimizer state: 0 (SGD), fnn_weight_count (MOMENTUM, NESTEROV), 2 x
+ * fnn_weight_count (ADAM); -1 for an unknown method or an overflow. */
+fnn_index fnn_state_size(const fnn_net *net, int method);
 
 /*
  * Matrix products for the mini-batch and batched-prediction paths, supplied by the caller (the
@@ -168,7 +209,7 @@ fnn_index fnn_layer_offset(const fnn_net *net, int layer);
 
 /* Scratch elements of the per-sample functions: the padded activations of layers 1..L, two delta
  * buffers of the widest padded layer, and one run of deferred first-layer updates
- * (FNN_DEFERRED_ROWS x (2 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
+ * (FNN_DEFERRED_ROWS x (3 pad(sizes[1]) + sizes[0])); the caller zeroes the buffer once. */
 fnn_index fnn_work_size(const fnn_net *net);
 
 /* Scratch elements of the batched functions for batches of up to batch_size rows:
@@ -226,6 +267,44 @@ int fnn_predict_batched_f64(const fnn_net *net, const double *W, const fnn_data_
 int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, fnn_index first,
                             fnn_index n_rows, fnn_index batch_size, fnn_gemm_f32 gemm, float *output,
                             float *work, double *loss_sum);
+
+/* fnn_sgd_epoch with the optimizer `opt` (per sample, one update per row): forward, output delta,
+ * backpropagate with the weights before the update, then the optimizer's update of every weight
+ * and its state in the same pass over the layer (each weight read and written once per sample).
+ * state: fnn_state_size(net, opt->method) elements (the caller zeroes it before the first update);
+ * opt->t counts Adam's updates. work: fnn_work_size elements. SGD is fnn_sgd_epoch itself. */
+int fnn_optim_epoch_f64(const fnn_net *net, double *W, double *state, const fnn_data_f64 *data,
+                        const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd, fnn_optimizer *opt,
+                        double *work, double *loss_sum);
+int fnn_optim_epoch_f32(const fnn_net *net, float *W, float *state, const fnn_data_f32 *data,
+                        const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd, fnn_optimizer *opt,
+                        float *work, double *loss_sum);
+
+/* Scratch elements of fnn_optim_minibatch_epoch: fnn_weight_count (the batch's gradient) +
+ * fnn_batch_work_size(net, batch_size, sparse_input). */
+fnn_index fnn_optim_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input);
+
+/* fnn_minibatch_epoch with the optimizer `opt`: per batch, the mean gradient G (GEMMs, weights
+ * before the update), then one pass over W, G and the state applying the optimizer to
+ * g = G + l2 W_nonbias. work: fnn_optim_batch_work_size(net, min(sgd->batch_size, n_order), CSR)
+ * elements. */
+int fnn_optim_minibatch_epoch_f64(const fnn_net *net, double *W, double *state, const fnn_data_f64 *data,
+                                  const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                  fnn_optimizer *opt, fnn_gemm_f64 gemm, double *work, double *loss_sum);
+int fnn_optim_minibatch_epoch_f32(const fnn_net *net, float *W, float *state, const fnn_data_f32 *data,
+                                  const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                  fnn_optimizer *opt, fnn_gemm_f32 gemm, float *work, double *loss_sum);
+
+/* Full-batch gradient (for L-BFGS and other batch methods): over rows [first, first + n_rows),
+ * batch_size rows per GEMM, G += sum_r sample_weight_r dJ_r/dW (the layout of W, padding zero; the
+ * caller zeroes G first) and *loss_sum += sum_r sample_weight_r J_r. W is not changed; no L2 term.
+ * work: fnn_batch_work_size(net, min(batch_size, n_rows), data is CSR) elements. */
+int fnn_gradient_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, fnn_index first,
+                             fnn_index n_rows, fnn_index batch_size, fnn_gemm_f64 gemm, double *G, double *work,
+                             double *loss_sum);
+int fnn_gradient_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, fnn_index first,
+                             fnn_index n_rows, fnn_index batch_size, fnn_gemm_f32 gemm, float *G, float *work,
+                             double *loss_sum);
 
 /* z[j] <- sigmoid(z[j]) for j < n: the hidden layers' activation, as the kernels compute it (exposed
  * so that its accuracy can be tested against libm). */

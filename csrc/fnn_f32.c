@@ -12,3 +12,5 @@
 #include "fnn_pass.inc"
 #include "fnn_sample.inc"
 #include "fnn_batch.inc"
+#include "fnn_optim.inc"
+#include "fnn_optim_batch.inc"

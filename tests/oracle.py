@@ -539,7 +539,7 @@ def _l2_term(W, l2):
 
 
 def _train(weights, X, y, output, learning_rate, epochs, batch_size, l2, order, X_val, y_val,
-           sample_weight, dtype, activation):
+           sample_weight, dtype, activation, optimizer=None):
     _check_output(output)
     Ws = _as_weights(weights, dtype)
     X, y = _check_X_y(X, y, Ws[0].shape[1] - 1, dtype, output)
@@ -560,7 +560,10 @@ def _train(weights, X, y, output, learning_rate, epochs, batch_size, l2, order, 
                 for l in range(len(Ws)):
                     total[l] += sw[i] * g[l]
             m = np.dtype(dtype).type(len(batch))
-            Ws = [W - lr * (G / m + _l2_term(W, lam)) for W, G in zip(Ws, total)]
+            if optimizer is None:
+                Ws = [W - lr * (G / m + _l2_term(W, lam)) for W, G in zip(Ws, total)]
+            else:
+                Ws = optimizer.update(Ws, [G / m + _l2_term(W, lam) for W, G in zip(Ws, total)])
         history["train_loss"].append(mean_loss(Ws, X, y, output, dtype, activation))
         if X_val is not None:
             history["val_loss"].append(mean_loss(Ws, X_val, y_val, output, dtype, activation))
@@ -635,3 +638,59 @@ def minibatch_sgd_train(weights, X, y, output, learning_rate, epochs, batch_size
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     return _train(weights, X, y, output, learning_rate, epochs, int(batch_size), l2, order, X_val, y_val,
                   sample_weight, dtype, activation)
+
+
+class Optimizer:
+    """scikit-learn's update rules (``sklearn/neural_network/_stochastic_optimizers.py``), written
+    out for a list of weight matrices, gradient ``g`` given (the batch's mean gradient plus the L2
+    term):
+
+    - ``"momentum"``: ``v <- momentum v - lr g``; ``W <- W + v``
+    - ``"nesterov"``: ``v <- momentum v - lr g``; ``W <- W + momentum v - lr g``
+    - ``"adam"``: ``t <- t + 1``; ``m <- b1 m + (1 - b1) g``; ``s <- b2 s + (1 - b2) g^2``;
+      ``W <- W - lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(s) + eps)``
+    """
+
+    def __init__(self, method, learning_rate, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        if method not in ("momentum", "nesterov", "adam"):
+            raise ValueError(f"unknown optimizer {method!r}")
+        self.method, self.lr, self.momentum = method, learning_rate, momentum
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.t = 0
+        self.first = self.second = None
+
+    def update(self, Ws, grads):
+        dtype = Ws[0].dtype.type
+        if self.first is None:
+            self.first = [np.zeros_like(W) for W in Ws]
+            self.second = [np.zeros_like(W) for W in Ws]
+        if self.method == "adam":
+            self.t += 1
+            b1, b2 = dtype(self.beta_1), dtype(self.beta_2)
+            self.first = [b1 * m + (dtype(1) - b1) * g for m, g in zip(self.first, grads)]
+            self.second = [b2 * s + (dtype(1) - b2) * g * g for s, g in zip(self.second, grads)]
+            lr_t = dtype(self.lr * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t))
+            return [W - lr_t * m / (np.sqrt(s) + dtype(self.epsilon)) for W, m, s in zip(Ws, self.first, self.second)]
+        mu, lr = dtype(self.momentum), dtype(self.lr)
+        self.first = [mu * v - lr * g for v, g in zip(self.first, grads)]
+        if self.method == "nesterov":
+            return [W + (mu * v - lr * g) for W, v, g in zip(Ws, self.first, grads)]
+        return [W + v for W, v in zip(Ws, self.first)]
+
+
+def optimizer_train(weights, X, y, output, optimizer, epochs, batch_size=1, l2=0.0, order=None,
+                    sample_weight=None, dtype=np.float64, activation="logistic"):
+    """Training with an :class:`Optimizer` (its state carries over between calls): for each batch
+    ``S``, ``g = (1/|S|) sum_{i in S} sw_i dJ_i/dW + l2 W_nonbias`` at the weights before the
+    update, then the optimizer's rule.
+
+    Returns
+    -------
+    weights : list of ndarray of dtype
+    history : dict
+        As in :func:`sgd_train`.
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return _train(weights, X, y, output, optimizer.lr, epochs, int(batch_size), l2, order, None, None,
+                  sample_weight, dtype, activation, optimizer=optimizer)

@@ -691,7 +691,8 @@ def test_verbose_prints_the_loss(capsys):
 @pytest.mark.parametrize("params, message", [
     (dict(activation="swish"), "activation"),
     (dict(activation=["relu", "tanh"], hidden_layer_sizes=(5,)), "lists 2 activations but the network has 1"),
-    (dict(solver="adam"), "solver"),
+    (dict(solver="rmsprop"), "solver"),
+    (dict(momentum=1.0), "momentum"),
     (dict(batch_size=0), "batch_size"),
     (dict(learning_rate_init=0.0), "learning_rate_init"),
     (dict(learning_rate_init=np.inf), "learning_rate_init"),

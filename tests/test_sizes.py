@@ -36,7 +36,7 @@ def model_weight_count(sizes, dtype):
 
 def model_work_size(sizes, dtype):
     widths = [padded(n, dtype) for n in sizes[1:]]
-    return sum(widths) + 2 * max(widths) + DEFERRED_ROWS * (2 * widths[0] + sizes[0])
+    return sum(widths) + 2 * max(widths) + DEFERRED_ROWS * (3 * widths[0] + sizes[0])  # 3: W, v maps and deltas
 
 
 def model_batch_work_size(sizes, dtype, batch_size, n_rows, sparse):

@@ -13,21 +13,11 @@ Where a test leaves a parameter at sklearn's default, it runs with fastnn's (``s
 ``batch_size=1``; for the classifier ``learning_rate_init=0.01`` and ``activation="logistic"``,
 for the regressor sklearn's 0.001 and "relu").
 
-As adapted: 34 pass, 25 xfail. The xfails, by what they need:
+As adapted: 56 pass, 3 xfail. The xfails, by what they need:
 
-- ``solver="lbfgs"`` (#17): test_lbfgs_classification (2), test_lbfgs_regression,
-  test_lbfgs_classification_maxfun (2), test_lbfgs_regression_maxfun, test_gradient (it calls
-  sklearn's private ``_loss_grad_lbfgs``), test_sparse_matrices (2), test_warm_start,
-  test_multioutput_regression, test_multilabel_classification, test_predict_proba_multilabel,
-  test_partial_fit_errors (``partial_fit`` must not exist with lbfgs),
-  test_mlp_warm_start_no_convergence[lbfgs] (2), test_mlp_vs_poisson_glm_equivalent (also
-  ``loss="poisson"``);
-- ``solver="adam"`` (#17): test_mlp_warm_start_no_convergence[adam] (2),
-  test_mlp_sample_weight_with_early_stopping;
-- ``momentum`` (#17): test_fit (as a constructor argument only: its hand-built model trains as
-  sklearn's; tests/test_estimator.py repeats it without the argument), test_partial_fit_regression;
-- ``learning_rate="invscaling"``/``"adaptive"`` (#17): test_learning_rate_warmstart,
-  test_adaptive_learning_rate (both also read sklearn's private ``_optimizer``);
+- test_gradient calls sklearn's private ``_loss_grad_lbfgs`` (fastnn's L-BFGS gets its loss and
+  gradient from the engine; ``tests/test_sklearn_solvers.py`` checks its fits against sklearn's);
+- ``loss="poisson"``: test_mlp_vs_poisson_glm_equivalent;
 - a diverging fit: test_mlp_diverging_loss (``DIVERGENCE_RAISES``).
 """
 
@@ -97,9 +87,6 @@ from fastnn import MLPClassifier, MLPRegressor
 
 ESTIMATORS = [MLPClassifier, MLPRegressor]
 
-LBFGS = "solver='lbfgs' (#17)"
-ADAM = "solver='adam' (#17)"
-MOMENTUM = "momentum (#17)"
 DIVERGENCE_RAISES = pytest.mark.xfail(
     strict=True, reason="fastnn ends a diverging fit with a ValueError and keeps the last finite epoch (one rule "
     "for every front end, fastnn._training), where sklearn records NaN validation scores and goes on")
@@ -165,7 +152,6 @@ def test_alpha():
         assert (alpha_vectors[i] > alpha_vectors[i + 1]).all()
 
 
-@needs(MOMENTUM)
 def test_fit():
     # Test that the algorithm solution is equal to a worked out example.
     X = np.array([[0.6, 0.8, 0.7]])
@@ -263,7 +249,7 @@ def test_fit():
     assert_almost_equal(mlp.predict_proba(X)[0, 1], 0.739, decimal=3)
 
 
-@needs(LBFGS)
+@needs("sklearn's private _loss_grad_lbfgs")
 def test_gradient():
     # Test gradient.
 
@@ -332,7 +318,6 @@ def test_gradient():
 
 
 @pytest.mark.parametrize("X,y", classification_datasets)
-@needs(LBFGS)
 def test_lbfgs_classification(X, y):
     # Test lbfgs on classification.
     # It should achieve a score higher than 0.95 for the binary and multi-class
@@ -358,7 +343,6 @@ def test_lbfgs_classification(X, y):
 
 
 @pytest.mark.parametrize("X,y", regression_datasets)
-@needs(LBFGS)
 def test_lbfgs_regression(X, y):
     # Test lbfgs on the regression dataset.
     for activation in ACTIVATION_TYPES:
@@ -380,7 +364,6 @@ def test_lbfgs_regression(X, y):
 
 
 @pytest.mark.parametrize("X,y", classification_datasets)
-@needs(LBFGS)
 def test_lbfgs_classification_maxfun(X, y):
     # Test lbfgs parameter max_fun.
     # It should independently limit the number of iterations for lbfgs.
@@ -402,7 +385,6 @@ def test_lbfgs_classification_maxfun(X, y):
 
 
 @pytest.mark.parametrize("X,y", regression_datasets)
-@needs(LBFGS)
 def test_lbfgs_regression_maxfun(X, y):
     # Test lbfgs parameter max_fun.
     # It should independently limit the number of iterations for lbfgs.
@@ -424,7 +406,6 @@ def test_lbfgs_regression_maxfun(X, y):
             assert max_fun >= mlp.n_iter_
 
 
-@needs("learning_rate='invscaling' (#17)")
 def test_learning_rate_warmstart():
     # Tests that warm_start reuse past solutions.
     X = [[3, 2], [1, 6], [5, 6], [-2, -4]]
@@ -450,7 +431,6 @@ def test_learning_rate_warmstart():
             assert mlp.learning_rate_init / pow(8 + 1, mlp.power_t) == post_eta
 
 
-@needs(LBFGS)
 def test_multilabel_classification():
     # Test that multi-label classification works as expected.
     # test fit method
@@ -489,7 +469,6 @@ def test_multilabel_classification():
     mlp.fit(X, y).predict(X)
 
 
-@needs(LBFGS)
 def test_multioutput_regression():
     # Test that multi-output regression works as expected
     X, y = make_regression(n_samples=200, n_targets=5, random_state=11)
@@ -547,7 +526,6 @@ def test_partial_fit_unseen_classes():
     assert clf.score([[1], [2], [3], [4]], ["a", "b", "c", "d"]) > 0
 
 
-@needs(MOMENTUM)
 def test_partial_fit_regression():
     # Test partial_fit on regression.
     # `partial_fit` should yield the same results as 'fit' for regression.
@@ -585,7 +563,6 @@ def test_partial_fit_regression():
         assert score > 0.65
 
 
-@needs(LBFGS)
 def test_partial_fit_errors():
     # Test partial_fit error handling.
     X = [[3, 2], [1, 6]]
@@ -664,7 +641,6 @@ def test_predict_proba_multiclass():
     assert_allclose(y_log_proba, np.log(y_proba))
 
 
-@needs(LBFGS)
 def test_predict_proba_multilabel():
     # Test that predict_proba works as expected for multilabel.
     # Multilabel should not use softmax which makes probabilities sum to 1
@@ -732,7 +708,6 @@ def test_shuffle():
 
 
 @pytest.mark.parametrize("csr_container", CSR_CONTAINERS)
-@needs(LBFGS)
 def test_sparse_matrices(csr_container):
     # Test that sparse and dense input matrices output the same results.
     X = X_digits_binary[:50]
@@ -804,7 +779,6 @@ def test_early_stopping(MLPEstimator):
     assert mlp_estimator.best_loss_ is not None
 
 
-@needs("learning_rate='adaptive' (#17)")
 def test_adaptive_learning_rate():
     X = [[3, 2], [1, 6]]
     y = [1, 0]
@@ -814,7 +788,6 @@ def test_adaptive_learning_rate():
     assert 1e-6 > clf._optimizer.learning_rate
 
 
-@needs(LBFGS)
 def test_warm_start():
     X = X_iris
     y = y_iris
@@ -1078,8 +1051,8 @@ def test_mlp_warm_start_with_early_stopping(MLPEstimator):
     "solver",
     [
         "sgd",
-        pytest.param("adam", marks=needs(ADAM)),
-        pytest.param("lbfgs", marks=needs(LBFGS)),
+        "adam",
+        "lbfgs",
     ],
 )
 def test_mlp_warm_start_no_convergence(MLPEstimator, solver):
@@ -1153,7 +1126,6 @@ def test_mlp_diverging_loss():
     assert isinstance(mlp.validation_scores_[-1], float)
 
 
-@needs(ADAM)
 def test_mlp_sample_weight_with_early_stopping():
     # Test code path for inner validation set splitting.
     X, y = make_regression(
@@ -1181,7 +1153,7 @@ def test_mlp_sample_weight_with_early_stopping():
     assert_allclose(m1.predict(X), m2.predict(X))
 
 
-@needs("loss='poisson'", LBFGS)
+@needs("loss='poisson'")
 def test_mlp_vs_poisson_glm_equivalent(global_random_seed):
     """Test MLP with Poisson loss and no hidden layer equals GLM."""
     n = 100

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _engine
+from . import __version__, _engine, _optim
 from . import io as fnn_io
 from ._cli_common import (
     CURVE_FILE,
@@ -284,6 +284,7 @@ def cmd_train(args):
     elif not os.access(".", os.W_OK | os.X_OK):
         raise UsageError(f"{os.getcwd()}: cannot create the output folder here (not writable); use --output DIR")
     activation = _activations(args.activation, args.hidden)
+    optimizer = _optimizer_params(args)
     regression = args.task == "regression"
     if args.targets is not None and not regression:
         raise UsageError("--targets N is for --task regression (the first N columns are real-valued targets)")
@@ -291,7 +292,7 @@ def cmd_train(args):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     params = dict(hidden=tuple(args.hidden), output="identity" if regression else "softmax", init=args.init,
                   learning_rate=args.lr, epochs=args.epochs, l2=args.l2, shuffle=args.shuffle, dtype=args.dtype,
-                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs, activation=activation)
+                  random_state=seed, batch_size=args.batch_size, n_jobs=args.jobs, activation=activation, **optimizer)
     net = Network(**params)
     sizes = [X.shape[1], *args.hidden, n_outputs]
     activations = [activation] * len(args.hidden) if isinstance(activation, str) else activation
@@ -300,7 +301,7 @@ def cmd_train(args):
         **({"targets": n_outputs} if regression else {}), "hidden": list(args.hidden),
         "activation": activations, "epochs": args.epochs, "learning_rate": args.lr, "init": args.init,
         "batch_size": args.batch_size, "l2": args.l2, "seed": seed, "shuffle": args.shuffle, "dtype": args.dtype,
-        "jobs": args.jobs,
+        "jobs": args.jobs, "optimizer": optimizer["optimizer"], "momentum": args.momentum, "schedule": args.schedule,
     }
     if not args.quiet:
         val_text = f" (validation: {X_val.shape[0]})" if X_val is not None else ""
@@ -328,6 +329,22 @@ def cmd_train(args):
              f"(marked interrupted) in {folder}")
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _optimizer_params(args):
+    """``Network``'s optimizer parameters from ``--solver``, ``--momentum``, ``--nesterov`` and
+    ``--schedule`` (sklearn's meaning: momentum 0 is plain SGD), checked before any data loads."""
+    if args.solver == "adam":
+        method = "adam"
+    elif args.momentum == 0.0:
+        method = "sgd"
+    else:
+        method = "nesterov" if args.nesterov else "momentum"
+    try:
+        _optim.check_settings(method, momentum=args.momentum, schedule=args.schedule)
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
+    return {"optimizer": method, "momentum": args.momentum, "schedule": args.schedule}
 
 
 def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape, folder, written, classes=None):
@@ -368,7 +385,8 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
     metrics = {"train": scores(net, X, y), "validation": scores(net, X_val, y_val) if X_val is not None else None}
     throughput = X.shape[0] * n_epochs / seconds if seconds > 0 else None
     curve = {"train_loss": [float(v) for v in history["train_loss"]],
-             "val_loss": [float(v) for v in history["val_loss"]]}
+             "val_loss": [float(v) for v in history["val_loss"]],
+             "learning_rate": [float(v) for v in history.get("learning_rate", [])]}
     if regression:
         curve.update({f"{part}_rmse": [_rmse(v, sizes[-1]) for v in curve[f"{part}_loss"]]
                       for part in ("train", "val")})
@@ -389,8 +407,8 @@ def _train_and_save(args, net, X, y, X_val, y_val, sizes, settings, image_shape,
                 "interrupted": interrupted, "image_shape": report["image_shape"]}
     title = f"{'-'.join(map(str, sizes))} network"
     if regression:
-        curve_png = learning_curve_png({"train_loss": curve["train_rmse"], "val_loss": curve["val_rmse"]},
-                                       title=title, ylabel="RMSE")
+        curve_png = learning_curve_png({"train_loss": curve["train_rmse"], "val_loss": curve["val_rmse"],
+                                        "learning_rate": curve["learning_rate"]}, title=title, ylabel="RMSE")
     else:
         curve_png = learning_curve_png(curve, title=title)
     outputs = {

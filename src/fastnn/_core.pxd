@@ -1,4 +1,4 @@
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from "fnn.h" nogil:
@@ -16,6 +16,11 @@ cdef extern from "fnn.h" nogil:
     int FNN_ERROR_LAYOUT
     int FNN_ERROR_ACTIVATION
     int FNN_ERROR_TARGET
+    int FNN_ERROR_OPTIMIZER
+    int FNN_OPTIMIZER_SGD
+    int FNN_OPTIMIZER_MOMENTUM
+    int FNN_OPTIMIZER_NESTEROV
+    int FNN_OPTIMIZER_ADAM
     int FNN_OUTPUT_SOFTMAX
     int FNN_OUTPUT_SIGMOID
     int FNN_OUTPUT_MULTILABEL
@@ -46,6 +51,14 @@ cdef extern from "fnn.h" nogil:
         double learning_rate
         double l2
         fnn_index batch_size
+
+    ctypedef struct fnn_optimizer:
+        int method
+        double momentum
+        double beta_1
+        double beta_2
+        double epsilon
+        int64_t t
 
     ctypedef void (*fnn_gemm_f64)(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k,
                                   double alpha, const double *A, fnn_index lda, const double *B,
@@ -117,3 +130,24 @@ cdef extern from "fnn.h" nogil:
     int fnn_predict_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data,
                                 fnn_index first, fnn_index n_rows, fnn_index batch_size,
                                 fnn_gemm_f32 gemm, float *output, float *work, double *loss_sum)
+    int fnn_check_optimizer(const fnn_optimizer *opt)
+    fnn_index fnn_state_size(const fnn_net *net, int method)
+    fnn_index fnn_optim_batch_work_size(const fnn_net *net, fnn_index batch_size, int sparse_input)
+    int fnn_optim_epoch_f64(const fnn_net *net, double *W, double *state, const fnn_data_f64 *data,
+                            const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd, fnn_optimizer *opt,
+                            double *work, double *loss_sum)
+    int fnn_optim_epoch_f32(const fnn_net *net, float *W, float *state, const fnn_data_f32 *data,
+                            const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd, fnn_optimizer *opt,
+                            float *work, double *loss_sum)
+    int fnn_optim_minibatch_epoch_f64(const fnn_net *net, double *W, double *state, const fnn_data_f64 *data,
+                                      const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                      fnn_optimizer *opt, fnn_gemm_f64 gemm, double *work, double *loss_sum)
+    int fnn_optim_minibatch_epoch_f32(const fnn_net *net, float *W, float *state, const fnn_data_f32 *data,
+                                      const fnn_index *order, fnn_index n_order, const fnn_sgd *sgd,
+                                      fnn_optimizer *opt, fnn_gemm_f32 gemm, float *work, double *loss_sum)
+    int fnn_gradient_batched_f64(const fnn_net *net, const double *W, const fnn_data_f64 *data, fnn_index first,
+                                 fnn_index n_rows, fnn_index batch_size, fnn_gemm_f64 gemm, double *G,
+                                 double *work, double *loss_sum)
+    int fnn_gradient_batched_f32(const fnn_net *net, const float *W, const fnn_data_f32 *data, fnn_index first,
+                                 fnn_index n_rows, fnn_index batch_size, fnn_gemm_f32 gemm, float *G,
+                                 float *work, double *loss_sum)

@@ -664,3 +664,6 @@ def activate(int activation, floating[::1] z):
         else:
             status = fnn_activate_f32(activation, &z[0], z.shape[0]) if z.shape[0] else FNN_OK
     _raise_for_status(status)
+
+
+include "_core_optim.pxi"

@@ -203,7 +203,8 @@ def chunk_rows(n_weights):
     return max(1, _core.WORK_PER_CHUNK // max(1, n_weights))
 
 
-def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size=1, n_jobs=1, progress=None):
+def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size=1, n_jobs=1, progress=None,
+              optimizer=None):
     """One epoch of SGD, in place: per sample or mini-batch, serial or lock-free parallel.
 
     Parameters
@@ -231,6 +232,13 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
         Called as ``progress(n_done)`` between engine calls (every few milliseconds) with the
         number of this epoch's samples trained so far (estimated from the calling thread's
         share when ``n_jobs > 1``).
+    optimizer : fastnn._optim.Optimizer, optional
+        Momentum, Nesterov's momentum or Adam (``csrc/fnn.h``): its state is updated in place
+        with the weights (``learning_rate`` is the rate of this epoch). None, or its method
+        ``"sgd"``, is plain SGD. With ``n_jobs > 1`` each thread updates a private copy of the
+        state (the state is read and written at every update: shared, its cache lines would
+        pass between the cores at every sample) and the epoch ends with their mean
+        (``Optimizer.merge``).
 
     Returns
     -------
@@ -240,7 +248,13 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     batch_size = max(1, min(batch_size, len(order)))
     chunk = chunk_rows(architecture.n_weights)
 
-    def call(part, weights, chunk, stop, shared, snapshot):
+    def call(part, weights, chunk, stop, shared, snapshot, opt):
+        if opt is not None and opt.method != "sgd":
+            with single_threaded_blas if batch_size > 1 else contextlib.nullcontext():
+                loss, opt.t = _core.optim_epoch(architecture, weights, opt.state, data, part, learning_rate, l2,
+                                                batch_size, **opt.engine_arguments(), chunk=max(chunk, batch_size),
+                                                stop=stop, shared=shared, snapshot=snapshot)
+            return loss
         if batch_size == 1:
             return _core.sgd_epoch(architecture, weights, data, part, learning_rate, l2, chunk, stop,
                                    shared, snapshot)
@@ -248,14 +262,14 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
             return _core.minibatch_epoch(architecture, weights, data, part, learning_rate, l2, batch_size,
                                          max(chunk, batch_size), stop, shared, snapshot)
 
-    def train(part, weights, chunk=chunk, stop=None, shared=None, snapshot=None, report=None):
+    def train(part, weights, chunk=chunk, stop=None, shared=None, snapshot=None, report=None, opt=optimizer):
         if report is None:
-            return call(part, weights, chunk, stop, shared, snapshot)
+            return call(part, weights, chunk, stop, shared, snapshot, opt)
         # one engine call per chunk (whole batches), each followed by a progress report
         step = max(chunk, batch_size) // batch_size * batch_size
         total = 0.0
         for start in range(0, len(part), step):
-            total += call(part[start : start + step], weights, chunk, stop, shared, snapshot)
+            total += call(part[start : start + step], weights, chunk, stop, shared, snapshot, opt)
             report(min(start + step, len(part)))
             if stop is not None and stop[0]:
                 break
@@ -270,6 +284,7 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
     stop = np.zeros(1, dtype=np.int8)
     losses = [0.0] * n_jobs
     errors = []
+    private = [None] * n_jobs if optimizer is None else [optimizer.private_copy() for _ in range(n_jobs)]
 
     def train_part(k, report=None):
         # Every sample writes every weight of a dense net, so threads sharing W directly would
@@ -278,7 +293,8 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
         # without locks, then continues from the shared state (delayed Hogwild!). The engine
         # publishes between its chunks (_core.sgd_epoch's `shared`), the GIL released.
         local, snapshot = _core.aligned_copy(W), W.copy()
-        losses[k] = train(parts[k], local, publish_every, stop, shared=W, snapshot=snapshot, report=report)
+        losses[k] = train(parts[k], local, publish_every, stop, shared=W, snapshot=snapshot, report=report,
+                          opt=private[k])
 
     def worker(k):
         try:
@@ -303,4 +319,6 @@ def sgd_epoch(architecture, W, data, order, *, learning_rate, l2=0.0, batch_size
                 thread.join()
     if errors:
         raise errors[0]
+    if optimizer is not None:
+        optimizer.merge(private)
     return sum(losses)

@@ -22,8 +22,25 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from . import _engine, _training
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from . import _engine, _optim, _training
 from ._validation import check_activations, check_dtype, check_hidden, check_weight_list
+
+#: The constraints of the solver parameters, scikit-learn's (momentum excludes 1: a velocity that
+#: never decays only grows).
+SOLVER_CONSTRAINTS = {
+    "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+    "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions(set(_optim.SCHEDULES))],
+    "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+    "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+    "nesterovs_momentum": ["boolean"],
+    "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+    "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+    "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+    "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+}
 
 #: ``out_activation_`` (sklearn's name for the output function) of each engine output.
 OUT_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "logistic", "multilabel": "logistic", "identity": "identity"}
@@ -82,8 +99,11 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True: one epoch over a chunk has no "
                              "held-out rows to stop on; set early_stopping=False")
+        if incremental:
+            self._check_solver()
         hidden = check_hidden(self.hidden_layer_sizes, "hidden_layer_sizes")
         return {
+            "optimizer": self._optimizer_settings(),
             "dtype": None if self.dtype is None else check_dtype(self.dtype),
             "hidden": hidden,
             "activations": check_activations(self.activation, len(hidden)),
@@ -91,6 +111,25 @@ class BaseMLP(BaseEstimator):
             "learning_rate": _finite(self.learning_rate_init, "learning_rate_init"),
             "n_jobs": _resolve_n_jobs(self.n_jobs),
         }
+
+    def _optimizer_settings(self):
+        """The stochastic solver's settings (see ``fastnn._optim``), checked; None for lbfgs."""
+        if self.solver == "lbfgs":
+            return None
+        if self.solver == "adam":
+            return _optim.check_settings("adam", beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        if self.solver != "sgd":
+            raise ValueError(f"unknown solver {self.solver!r}; choose 'sgd', 'adam' or 'lbfgs'")
+        return _optim.check_settings("nesterov" if self.nesterovs_momentum else "momentum", momentum=self.momentum,
+                                     schedule=self.learning_rate, power_t=self.power_t)
+
+    def _check_solver(self):
+        """``partial_fit`` needs a stochastic solver (as in sklearn, an AttributeError otherwise)."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic (solver='lbfgs' fits the whole data at once: use fit, or solver='sgd' "
+                                 "or 'adam')")
+        return True
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         with _training.exclusive_fit(self):
@@ -123,6 +162,12 @@ class BaseMLP(BaseEstimator):
         rng = check_random_state(self.random_state)
         # the random draws in sklearn's order: initial weights, then the split
         flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
+        if self.solver == "lbfgs":  # the whole data at once: no split, no epochs (sklearn's _fit_lbfgs)
+            self._begin(task, sizes, flat, dtype, settings)
+            from ._lbfgs import fit_lbfgs
+
+            fit_lbfgs(self, Rows(X, truth, sample_weight, dtype), settings)
+            return self
         train, validation = self._split(X, truth, sample_weight, rng, task)
         self._begin(task, sizes, flat, dtype, settings)
         if self.early_stopping and self.validation_scores_ is None:  # warm start, early stopping switched on
@@ -271,16 +316,15 @@ class BaseMLP(BaseEstimator):
                           y_val, sw_val)
         per_output = self.n_outputs_ if self._loss_per_output else 1
         n_samples = source.n_samples
-        batch_size = self.batch_size
-        if batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
-            batch_size = n_samples
+        batch_size = self._batch_size(n_samples)
         arch = self._architecture()
         W = self._flat
+        optimizer = self._stochastic_optimizer(settings, incremental)
 
         def train(data, order):
-            return _engine.sgd_epoch(arch, W, data, order, learning_rate=settings["learning_rate"],
-                                     l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"])
+            return _engine.sgd_epoch(arch, W, data, order, learning_rate=optimizer.learning_rate,
+                                     l2=settings["alpha"], batch_size=batch_size, n_jobs=settings["n_jobs"],
+                                     optimizer=optimizer)
 
         def run_epoch(epoch):
             norm_before = self._squared_coef_norm()
@@ -298,12 +342,14 @@ class BaseMLP(BaseEstimator):
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
             self._update_no_improvement_count(validation, arch)
+            optimizer.iteration_ends(self.t_)  # invscaling's new rate
             if self._no_improvement_count > self.n_iter_no_change:
-                if self.verbose:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    print(f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
-                return True
+                what = "Validation score" if early_stopping else "Training loss"
+                message = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                           "consecutive epochs.")
+                if optimizer.trigger_stopping(message, self.verbose):
+                    return True
+                self._no_improvement_count = 0  # adaptive: the rate divided by 5, training goes on
             if not incremental and self.n_iter_ == self.max_iter:
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
@@ -316,6 +362,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         try:
             outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch,
+                                           optimizer=None if optimizer.method == "sgd" else optimizer,
                                            target_scale=getattr(source, "target_scale", None)
                                            if self._output() == "identity" else None)
         except _training.Diverged as error:
@@ -330,6 +377,26 @@ class BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.")
         if early_stopping:
             W[:] = self._best_flat  # restore the best weights
+
+    def _batch_size(self, n_samples):
+        """Rows per update: ``"auto"`` is ``min(200, n_samples)``; a size above ``n_samples`` is
+        clipped with sklearn's warning."""
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            return n_samples
+        return self.batch_size
+
+    def _stochastic_optimizer(self, settings, incremental):
+        """sklearn's rule: a new optimizer for each ``fit`` (warm start included), the same one
+        across ``partial_fit`` calls (its velocities, moments, step count and rate go on)."""
+        optimizer = self.__dict__.get("_optimizer")
+        if (not incremental or optimizer is None or optimizer.sizes != self._sizes
+                or optimizer.dtype != np.dtype(self._flat.dtype).type):
+            optimizer = self._optimizer = _optim.Optimizer(self._sizes, self._flat.dtype, settings["learning_rate"],
+                                                           **settings["optimizer"])
+        return optimizer
 
     def _squared_coef_norm(self):
         """``sum_l ||coefs_[l]||^2`` in double (the biases are not penalised)."""

@@ -3,7 +3,9 @@
 ``Network.fit``, ``MLPClassifier.fit``/``partial_fit`` and the command line all train through
 :func:`run_epochs`, so that one set of rules holds everywhere:
 
-- **Snapshot.** The weights are copied before each epoch; nobody else keeps copies per epoch.
+- **Snapshot.** The weights (and the optimizer's state, if any) are copied before each epoch;
+  nobody else keeps copies per epoch. Every rule below that puts the weights back puts the
+  optimizer's state, step count and learning rate back with them.
 - **Ctrl-C** (``KeyboardInterrupt``) during an epoch, or while its losses are computed, puts the
   weights back to the end of the last completed epoch and ends the loop as *interrupted*; during
   the bookkeeping after a completed epoch it keeps that epoch. The front end then sets its
@@ -56,7 +58,7 @@ class Outcome(namedtuple("Outcome", ["n_epochs", "interrupted"])):
     __slots__ = ()
 
 
-def run_epochs(W, max_epochs, run_epoch, after_epoch, *, target_scale=None):
+def run_epochs(W, max_epochs, run_epoch, after_epoch, optimizer=None, *, target_scale=None):
     """Train for up to ``max_epochs`` epochs under the rules of this module.
 
     Parameters
@@ -71,6 +73,9 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch, *, target_scale=None):
     after_epoch : callable
         ``after_epoch(epoch, losses) -> bool``: history, callbacks and stopping rules of the
         front end after a completed epoch; True stops the loop.
+    optimizer : fastnn._optim.Optimizer, optional
+        The optimizer whose state ``run_epoch`` updates with ``W``: snapshotted and rolled back
+        with the weights.
     target_scale : float, optional
         For squared-error losses (regression): the root mean square of the targets, which sets
         what loss is absurd (see :func:`absurd_loss`).
@@ -87,18 +92,23 @@ def run_epochs(W, max_epochs, run_epoch, after_epoch, *, target_scale=None):
     epoch = 0
     try:
         for epoch in range(1, max_epochs + 1):
-            snapshot = None
+            snapshot = state = None
             try:
                 snapshot = W.copy()
+                state = None if optimizer is None else optimizer.snapshot()
                 losses = run_epoch(epoch)
             except BaseException as error:  # an epoch that does not complete leaves no trace
                 if snapshot is not None:
                     W[:] = snapshot
+                if state is not None:
+                    optimizer.restore(state)
                 if isinstance(error, KeyboardInterrupt):
                     return Outcome(epoch - 1, interrupted=True)
                 raise
-            if diverged(W, losses, target_scale):
+            if diverged(W, losses, target_scale) or (optimizer is not None and not np.isfinite(optimizer.state).all()):
                 W[:] = snapshot
+                if state is not None:
+                    optimizer.restore(state)
                 raise Diverged(epoch)
             if after_epoch(epoch, losses):
                 return Outcome(epoch, interrupted=False)

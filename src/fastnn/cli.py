@@ -351,6 +351,15 @@ def build_parser():
                             help="hold out this share of DATA's rows for validation")
     train.add_argument("--dtype", choices=list(DTYPES), default="float64",
                        help="precision of the weights and arithmetic (default: %(default)s)")
+    # the optimizer (scikit-learn's names and rules; see fastnn._optim)
+    train.add_argument("--solver", choices=["sgd", "adam"], default="sgd",
+                       help="sgd (with --momentum, --nesterov, --schedule) or adam (default: %(default)s)")
+    train.add_argument("--momentum", type=float, default=0.0, metavar="M",
+                       help="sgd's momentum, in [0, 1) (default: 0, plain SGD)")
+    train.add_argument("--nesterov", action="store_true", help="Nesterov's momentum instead of the classical one")
+    train.add_argument("--schedule", choices=["constant", "invscaling", "adaptive"], default="constant",
+                       help="sgd's learning rate per epoch: constant, lr/(t+1)^0.5 after t samples, or divided "
+                            "by 5 when the loss stalls for 2 epochs (default: %(default)s)")
     train.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                        help="threads training together without locks, Hogwild! (default: 1, reproducible)")
     train.add_argument("--output", "-o", metavar="DIR",

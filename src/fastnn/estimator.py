@@ -22,10 +22,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _blocks, _engine, _training, _validation
-from ._mlp import BaseMLP, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
+from ._mlp import SOLVER_CONSTRAINTS, BaseMLP, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401
 
 __all__ = ["MLPClassifier"]
 
@@ -43,7 +44,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
 
-    where the ``alpha * W`` term applies to ``coefs_`` only, never to ``intercepts_``.
+    where the ``alpha * W`` term applies to ``coefs_`` only, never to ``intercepts_``. With
+    ``momentum``, ``solver="adam"`` or ``solver="lbfgs"`` the same gradient goes to sklearn's
+    update rule for that solver (see ``fastnn._optim`` and ``fastnn._lbfgs``).
 
     Parameters
     ----------
@@ -53,20 +56,25 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Hidden-unit function, sklearn's names (plus ``"leaky_relu"``, slope 0.01 below 0), or
         one per hidden layer. sklearn's default is ``"relu"``; fastnn keeps the logistic units
         it has always trained.
-    solver : {"sgd"}, default="sgd"
-        Plain SGD with a constant step (sklearn's ``solver="sgd", learning_rate="constant",
-        momentum=0``); sklearn's default is ``"adam"``.
+    solver : {"sgd", "adam", "lbfgs"}, default="sgd"
+        sklearn's solvers with sklearn's meaning: ``"sgd"`` (with ``momentum``,
+        ``nesterovs_momentum`` and the ``learning_rate`` schedule), ``"adam"`` (``beta_1``,
+        ``beta_2``, ``epsilon``), both run by the engine per sample or per mini-batch, and
+        ``"lbfgs"``, scipy's L-BFGS-B on the full-batch loss and gradient computed by the engine
+        (``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on the gradient; no
+        ``partial_fit``). sklearn's default is ``"adam"``; fastnn's stays plain SGD.
     alpha : float, default=0.0001
         Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
         as ``alpha * W``. For ``batch_size=1`` this is exactly sklearn's update. For mini-batches
         sklearn divides the penalty by the batch's total weight, fastnn does not: the
         objective, ``mean(J) + (alpha / 2) ||W||^2``, is then the same for every batch size.
-    batch_size : int, default=1
-        Rows per update. 1 is true per-sample SGD (sklearn's default is ``"auto"`` =
-        ``min(200, n_samples)``). Larger values need an engine with mini-batch SGD; a value
-        above the number of training rows is clipped with a warning, as in sklearn.
+    batch_size : int or "auto", default=1
+        Rows per update. 1 is true per-sample SGD; ``"auto"`` is sklearn's default,
+        ``min(200, n_samples)``. A value above the number of training rows is clipped with a
+        warning, as in sklearn.
     learning_rate_init : float, default=0.01
-        The fixed step size, > 0 (sklearn: 0.001, tuned for adam).
+        The step size, > 0 (the first one under a schedule; Adam's base rate). sklearn's
+        default is 0.001, tuned for adam.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training rows).
     shuffle : bool, default=True
@@ -107,6 +115,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     n_jobs : int or None, default=None
         Threads training together on shared weights without locks (Hogwild!). ``None`` or 1
         is serial and exactly reproducible; -1 uses every CPU.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The step schedule of ``solver="sgd"``, sklearn's: ``"invscaling"`` sets the rate to
+        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"`` divides it
+        by 5 each time the stopping rule fires (``n_iter_no_change`` epochs without an
+        improvement of ``tol``) and stops once it is <= 1e-6.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``, >= 0.
+    momentum : float, default=0.0
+        Momentum of ``solver="sgd"``, in [0, 1): ``v <- momentum v - lr g; W <- W + v``.
+        0 is plain SGD (sklearn's default is 0.9).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``W <- W + momentum v - lr g`` with the new ``v``), as sklearn.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float, default=1e-8
+        Adam's term added to ``sqrt(s)``, > 0.
+    max_fun : int, default=15000
+        ``solver="lbfgs"``: the most loss evaluations L-BFGS may make.
 
     Attributes
     ----------
@@ -175,9 +201,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
-        "solver": [StrOptions({"sgd"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -192,12 +216,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         "init": [StrOptions(set(INITS)), list, tuple],
         "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
         "n_jobs": [numbers.Integral, None],
+        **SOLVER_CONSTRAINTS,
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="logistic", solver="sgd", alpha=0.0001,
                  batch_size=1, learning_rate_init=0.01, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype=None, n_jobs=None):
+                 n_iter_no_change=10, class_weight=None, init="sklearn", dtype=None, n_jobs=None,
+                 learning_rate="constant", power_t=0.5, momentum=0.0, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, max_fun=15000):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -217,6 +244,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.init = init
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_fun = max_fun
 
     # ------------------------------------------------------------------ fitting
 
@@ -241,6 +276,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of SGD over ``X``, ``y``, continuing from the current weights.
@@ -340,6 +376,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if self.early_stopping:
             raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
                              "set early_stopping=False (and score a validation set of your own)")
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' needs the whole data in memory and is not available on a dask array; "
+                             "use solver='sgd' or 'adam'")
+        plain = settings["optimizer"]["method"] == "sgd" and settings["optimizer"]["schedule"] == "constant"
+        if source is not None and not plain:
+            raise ValueError("a distributed fit trains with plain SGD only: set solver='sgd', momentum=0 and "
+                             "learning_rate='constant'")
         if sample_weight is not None or isinstance(self.class_weight, str):
             raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
                              "pass class_weight as a dict")
@@ -375,7 +418,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
                 dtype=np.dtype(dtype).name, prepare=prepare,
                 learning_rate=settings["learning_rate"], alpha=settings["alpha"],
-                batch_size=min(self.batch_size, source.n_samples)))
+                batch_size=self._batch_size(source.n_samples)))
         self._fit_stochastic(source, None, rng, settings, incremental)
         return self
 

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, _engine, _training
+from . import _core, _engine, _optim, _training
 from ._engine import make_dataset, pack_weights, unpack_weights
 from ._validation import (
     INITS,
@@ -36,7 +36,7 @@ _MAX_WEIGHT_BYTES = 1 << 40
 
 
 class Network:
-    """A fully-connected network trained by per-sample SGD.
+    """A fully-connected network trained by per-sample SGD (or momentum, Nesterov, Adam).
 
     Hidden layers compute ``z = g(W @ [1, *z_prev])`` with ``g`` the layer's activation; the
     output layer is a softmax over K classes (mean cross-entropy loss), one sigmoid unit (binary
@@ -79,6 +79,22 @@ class Network:
         The hidden layers' activation: one name for all, or one per hidden layer. The backward
         pass takes each derivative from the stored activation: ``z (1 - z)``, ``1 - z^2``,
         ``[z > 0]``, ``1``, and ``1`` or ``0.01`` for leaky_relu (slope 0.01 below 0).
+    optimizer : {"sgd", "momentum", "nesterov", "adam"}, default="sgd"
+        The update, run by the engine per sample or per batch (scikit-learn's rules, see
+        :mod:`fastnn._optim`): plain SGD; ``v <- momentum v - lr g, W <- W + v``; Nesterov's
+        ``W <- W + momentum v - lr g`` with the new ``v``; or Adam. ``g`` is the gradient of the
+        update, ``l2`` term included.
+    momentum : float, default=0.9
+        For ``"momentum"`` and ``"nesterov"``, in [0, 1).
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's decay rates, in [0, 1), and its term added to ``sqrt(s)``, > 0.
+    schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        The learning rate of each epoch (not for Adam): ``"invscaling"``,
+        ``learning_rate / (t + 1) ** power_t`` after ``t`` training rows; ``"adaptive"``, divided
+        by 5 each time 2 consecutive epochs fail to lower the training loss by 1e-4 (down to
+        1e-6). ``history_["learning_rate"]`` records the rate of each epoch.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``, >= 0.
 
     Attributes
     ----------
@@ -90,8 +106,8 @@ class Network:
     n_outputs_ : int
         Units of the output layer.
     history_ : dict
-        ``{"train_loss": [...], "val_loss": [...]}``: the mean loss on the training (and
-        validation) rows after each epoch.
+        ``{"train_loss": [...], "val_loss": [...], "learning_rate": [...]}``: the mean loss on
+        the training (and validation) rows after each epoch, and the learning rate of the epoch.
     n_epochs_ : int
         Epochs completed.
     interrupted_ : bool
@@ -110,8 +126,16 @@ class Network:
 
     def __init__(self, hidden=(50,), output="softmax", init="uniform", learning_rate=0.01, epochs=10,
                  l2=0.0, shuffle=False, dtype="float64", random_state=None, batch_size=1, n_jobs=1,
-                 activation="logistic"):
+                 activation="logistic", optimizer="sgd", momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 schedule="constant", power_t=0.5):
         self.hidden = hidden
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.schedule = schedule
+        self.power_t = power_t
         self.activation = activation
         self.output = output
         self.init = init
@@ -127,7 +151,8 @@ class Network:
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in
                            ("hidden", "activation", "output", "init", "learning_rate", "epochs", "l2", "shuffle",
-                            "dtype", "random_state", "batch_size", "n_jobs") if not (k == "init" and not isinstance(self.init, str)))
+                            "dtype", "random_state", "batch_size", "n_jobs", "optimizer", "momentum", "beta_1",
+                            "beta_2", "epsilon", "schedule", "power_t") if not (k == "init" and not isinstance(self.init, str)))
         return f"Network({params})"
 
     # ------------------------------------------------------------------ construction
@@ -160,7 +185,7 @@ class Network:
         net = cls(hidden=tuple(sizes[1:-1]), output=output, init=[W.copy() for W in arrays],
                   dtype=np.dtype(dtype_).name, activation=activation)
         net._set_fitted(sizes, output, activations, pack_weights(arrays, dtype_), dtype_)
-        net.history_ = {"train_loss": [], "val_loss": []}
+        net.history_ = {"train_loss": [], "val_loss": [], "learning_rate": []}
         net.n_epochs_ = 0
         net.interrupted_ = False
         return net
@@ -301,6 +326,8 @@ class Network:
             n_jobs=check_count(self.n_jobs, "n_jobs"),
             batch_size=check_count(self.batch_size, "batch_size"),
             rng=self._rng(),
+            optimizer=_optim.check_settings(self.optimizer, self.momentum, self.beta_1, self.beta_2, self.epsilon,
+                                            self.schedule, self.power_t),
         )
 
     def _fit(self, X, y, X_val, y_val, callback, progress):
@@ -346,8 +373,8 @@ class Network:
 
         train = make_dataset(X, dtype, **self._truth_arguments(y))
         validation = None if X_val is None else make_dataset(X_val, dtype, **self._truth_arguments(y_val))
-        settings = dict(learning_rate=params["learning_rate"], l2=params["l2"], batch_size=batch_size,
-                        n_jobs=params["n_jobs"])
+        optimizer = _optim.Optimizer(sizes, dtype, params["learning_rate"], **params["optimizer"])
+        settings = dict(l2=params["l2"], batch_size=batch_size, n_jobs=params["n_jobs"], optimizer=optimizer)
         self._run_epochs(train, validation, params["epochs"], settings, params["rng"], callback, progress)
         return self
 
@@ -416,7 +443,7 @@ class Network:
             raise ValueError(f"layer sizes {sizes} need {n_weights} weights, too many to allocate")
 
     def _clear_fit_state(self):
-        self.history_ = {"train_loss": [], "val_loss": []}
+        self.history_ = {"train_loss": [], "val_loss": [], "learning_rate": []}
         self.n_epochs_ = 0
         self.interrupted_ = False
 
@@ -427,17 +454,21 @@ class Network:
         """
         arch, W = self._architecture, self._flat
         rows = np.arange(train.n_rows, dtype=np.intp)
+        optimizer = settings["optimizer"]
 
         def run_epoch(epoch):
             order = rng.permutation(rows) if self.shuffle else rows
-            _engine.sgd_epoch(arch, W, train, order, progress=progress, **settings)
+            _engine.sgd_epoch(arch, W, train, order, progress=progress, learning_rate=optimizer.learning_rate,
+                              **settings)
             return [self._mean_loss(train)] + ([] if validation is None else [self._mean_loss(validation)])
 
         def after_epoch(epoch, losses):
             self.history_["train_loss"].append(losses[0])
             if validation is not None:
                 self.history_["val_loss"].append(losses[1])
+            self.history_["learning_rate"].append(optimizer.learning_rate)
             self.n_epochs_ = epoch
+            optimizer.epoch_ends(losses[0], epoch * train.n_rows)  # the schedule's rate for the next epoch
             if callback is not None:
                 callback(self)
             return False
@@ -445,7 +476,8 @@ class Network:
         scale = None
         if self._output == "identity":  # what a squared error can be before it is divergence
             scale = float(np.sqrt(np.mean(np.square(train.targets, dtype=np.float64))))
-        outcome = _training.run_epochs(W, epochs, run_epoch, after_epoch, target_scale=scale)
+        outcome = _training.run_epochs(W, epochs, run_epoch, after_epoch,
+                                       optimizer=None if optimizer.method == "sgd" else optimizer, target_scale=scale)
         if outcome.interrupted:
             self.interrupted_ = True
             warnings.warn(f"training interrupted after {outcome.n_epochs} completed epoch(s); keeping the weights "

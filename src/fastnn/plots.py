@@ -59,8 +59,10 @@ def learning_curve_png(history, *, title=None, ylabel="mean cross-entropy"):
     Parameters
     ----------
     history : dict
-        ``{"train_loss": [...], "val_loss": [...]}`` as in ``Network.history_``; entry ``e - 1``
-        is the loss after epoch ``e``. ``val_loss`` may be empty or missing.
+        ``{"train_loss": [...], "val_loss": [...], "learning_rate": [...]}`` as in
+        ``Network.history_``; entry ``e - 1`` is the loss after epoch ``e``. ``val_loss`` may be
+        empty or missing; where ``learning_rate`` drops (the ``adaptive`` schedule divides it by
+        5), a dotted line marks the boundary between the two epochs.
     title : str, optional
     ylabel : str, default="mean cross-entropy"
         What the values are (e.g. "RMSE" for a regression run).
@@ -84,6 +86,12 @@ def learning_curve_png(history, *, title=None, ylabel="mean cross-entropy"):
             epochs = np.arange(1, len(losses) + 1)
             axes.plot(epochs, losses, style, marker="o" if len(losses) < 30 else None,
                       markersize=6 if len(losses) < 10 else 3, label=label)
+    rates = list(history.get("learning_rate", []))
+    # where the adaptive schedule divided the rate by 5 (between epoch e and e + 1)
+    drops = [e for e in range(1, len(rates)) if np.isclose(rates[e] * 5.0, rates[e - 1], rtol=1e-9, atol=0.0)]
+    for k, epoch in enumerate(drops):
+        axes.axvline(epoch + 0.5, color="grey", linestyle=":", linewidth=1,
+                     label="learning rate / 5" if k == 0 else None)
     if not train and not validation:
         axes.text(0.5, 0.5, "no completed epoch", ha="center", va="center", transform=axes.transAxes)
     else:

@@ -14,10 +14,11 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _engine, _validation
-from ._mlp import BaseMLP
+from ._mlp import SOLVER_CONSTRAINTS, BaseMLP
 
 __all__ = ["MLPRegressor"]
 
@@ -34,7 +35,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
         W <- W - learning_rate_init * (sample_weight_i * dJ_i/dW + alpha * W)
 
-    with ``J_i = 1/2 ||y_hat_i - y_i||^2`` and the ``alpha * W`` term on ``coefs_`` only.
+    with ``J_i = 1/2 ||y_hat_i - y_i||^2`` and the ``alpha * W`` term on ``coefs_`` only. With
+    ``momentum``, ``solver="adam"`` or ``solver="lbfgs"`` the same gradient goes to sklearn's
+    update rule for that solver (see ``fastnn._optim`` and ``fastnn._lbfgs``).
 
     Parameters
     ----------
@@ -45,17 +48,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Units of each hidden layer; ``()`` is linear regression.
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"} or list, default="relu"
         Hidden-unit function (sklearn's default), or one per hidden layer.
-    solver : {"sgd"}, default="sgd"
-        Plain SGD with a constant step (sklearn's ``solver="sgd", learning_rate="constant",
-        momentum=0``); sklearn's default is ``"adam"``.
+    solver : {"sgd", "adam", "lbfgs"}, default="sgd"
+        sklearn's solvers with sklearn's meaning: ``"sgd"`` (with ``momentum``,
+        ``nesterovs_momentum`` and the ``learning_rate`` schedule), ``"adam"`` (``beta_1``,
+        ``beta_2``, ``epsilon``), both run by the engine per sample or per mini-batch, and
+        ``"lbfgs"``, scipy's L-BFGS-B on the full-batch loss and gradient computed by the engine
+        (``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on the gradient; no
+        ``partial_fit``). sklearn's default is ``"adam"``; fastnn's stays plain SGD.
     alpha : float, default=0.0001
         Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
         as ``alpha * W`` (for mini-batches sklearn divides it by the batch's weight; fastnn does
         not, as in :class:`fastnn.MLPClassifier`).
-    batch_size : int, default=1
-        Rows per update; 1 is per-sample SGD (sklearn's default is ``"auto"``).
+    batch_size : int or "auto", default=1
+        Rows per update; 1 is per-sample SGD, ``"auto"`` sklearn's ``min(200, n_samples)``.
     learning_rate_init : float, default=0.001
-        The fixed step size, > 0 (sklearn's value). Per-sample steps on unscaled targets are
+        The step size, > 0 (sklearn's value; the first one under a schedule, Adam's base
+        rate). Per-sample steps on unscaled targets are
         large: scale ``y`` (e.g. ``TransformedTargetRegressor``) or lower the step if a fit
         diverges.
     max_iter : int, default=200
@@ -77,6 +85,24 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Precision of the weights and the arithmetic; None follows ``X`` as sklearn does.
     n_jobs : int or None, default=None
         Hogwild! threads; None or 1 is serial and reproducible.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The step schedule of ``solver="sgd"``, sklearn's: ``"invscaling"`` sets the rate to
+        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"`` divides it
+        by 5 each time the stopping rule fires (``n_iter_no_change`` epochs without an
+        improvement of ``tol``) and stops once it is <= 1e-6.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``, >= 0.
+    momentum : float, default=0.0
+        Momentum of ``solver="sgd"``, in [0, 1): ``v <- momentum v - lr g; W <- W + v``.
+        0 is plain SGD (sklearn's default is 0.9).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum (``W <- W + momentum v - lr g`` with the new ``v``), as sklearn.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float, default=1e-8
+        Adam's term added to ``sqrt(s)``, > 0.
+    max_fun : int, default=15000
+        ``solver="lbfgs"``: the most loss evaluations L-BFGS may make.
 
     Attributes
     ----------
@@ -118,9 +144,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         "loss": [StrOptions({"squared_error"})],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
-        "solver": [StrOptions({"sgd"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -134,6 +158,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         "init": [StrOptions(set(INITS)), list, tuple],
         "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
         "n_jobs": [numbers.Integral, None],
+        **SOLVER_CONSTRAINTS,
     }
 
     _loss_per_output = True  # sklearn's squared error is a mean over the targets too
@@ -142,7 +167,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="sgd",
                  alpha=0.0001, batch_size=1, learning_rate_init=0.001, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, init="sklearn", dtype=None, n_jobs=None):
+                 validation_fraction=0.1, n_iter_no_change=10, init="sklearn", dtype=None, n_jobs=None,
+                 learning_rate="constant", power_t=0.5, momentum=0.0, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, max_fun=15000):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -162,6 +189,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.init = init
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_fun = max_fun
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -181,6 +216,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of SGD over ``X``, ``y``, continuing from the current weights.

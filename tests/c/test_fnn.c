@@ -236,6 +236,52 @@ static double ref_minibatch_step(const shape *s, double *W, const double *X, fnn
     return loss;
 }
 
+/* An optimizer of fnn.h with its state in the user layout (v, or m and s). */
+typedef struct ref_optimizer {
+    int method;
+    double momentum, beta_1, beta_2, epsilon;
+    long t;
+    double *v, *m, *s;
+} ref_optimizer;
+
+/* One optimizer update on rows[0..nb) of X: g = mean_b weight_b dJ_b/dW + l2 W_nonbias (every
+ * gradient at the weights before the update), then fnn.h's rule for the method, written out per
+ * weight. Returns sum_b weight_b J_b. */
+static double ref_optimizer_step(const shape *s, double *W, ref_optimizer *o, const double *X, fnn_index m,
+                                 const fnn_index *rows, fnn_index nb, const int32_t *labels,
+                                 const double *sample_weight, double lr, double l2)
+{
+    const size_t n = ref_count(s);
+    double *G = xmalloc(n * sizeof *G), *g = xcalloc(n, sizeof *g), loss = 0.0;
+    for (fnn_index b = 0; b < nb; ++b) {
+        const fnn_index r = rows[b];
+        const double weight = sample_weight ? sample_weight[r] : 1.0;
+        loss += weight * ref_gradient(s, W, X + r * m, labels[r], G);
+        for (size_t k = 0; k < n; ++k) g[k] += weight * G[k] / (double)nb;
+    }
+    for (int l = 0; l < s->n_layers; ++l)
+        for (fnn_index j = 0; j < s->sizes[l + 1]; ++j)
+            for (fnn_index i = 1; i <= s->sizes[l]; ++i) {
+                const size_t k = ref_offset(s, l) + (size_t)j * (size_t)(s->sizes[l] + 1) + (size_t)i;
+                g[k] += l2 * W[k];
+            }
+    o->t += 1;
+    const double lr_t = lr * sqrt(1.0 - pow(o->beta_2, (double)o->t)) / (1.0 - pow(o->beta_1, (double)o->t));
+    for (size_t k = 0; k < n; ++k) {
+        if (o->method == FNN_OPTIMIZER_ADAM) {
+            o->m[k] = o->beta_1 * o->m[k] + (1.0 - o->beta_1) * g[k];
+            o->s[k] = o->beta_2 * o->s[k] + (1.0 - o->beta_2) * g[k] * g[k];
+            W[k] -= lr_t * o->m[k] / (sqrt(o->s[k]) + o->epsilon);
+        } else {
+            o->v[k] = o->momentum * o->v[k] - lr * g[k];
+            W[k] += o->method == FNN_OPTIMIZER_NESTEROV ? o->momentum * o->v[k] - lr * g[k] : o->v[k];
+        }
+    }
+    free(g);
+    free(G);
+    return loss;
+}
+
 /* Worst |actual - expected| / (atol + rtol |expected|) over n values: <= 1 means close. */
 static double closeness(const double *actual, const double *expected, size_t n, double rtol, double atol)
 {
@@ -405,6 +451,40 @@ static void test_layout(const shape *s, fnn_index pad)
 #undef TEST_RTOL
 #undef TEST_ATOL
 
+/* fnn_check_optimizer: each method's range, NaN refused, the other methods' settings unread. */
+static void test_check_optimizer(void)
+{
+    const fnn_optimizer good[] = {
+        {FNN_OPTIMIZER_SGD, NAN, NAN, NAN, NAN, -1},
+        {FNN_OPTIMIZER_MOMENTUM, 0.0, NAN, NAN, NAN, 0},
+        {FNN_OPTIMIZER_NESTEROV, 0.999, 2.0, 2.0, -1.0, 0},
+        {FNN_OPTIMIZER_ADAM, 5.0, 0.0, 0.0, 1e-300, 0},
+        {FNN_OPTIMIZER_ADAM, NAN, 0.9, 0.999, 1e-8, 123},
+    };
+    const fnn_optimizer bad[] = {
+        {FNN_OPTIMIZER_MOMENTUM, 1.0, 0.9, 0.999, 1e-8, 0},
+        {FNN_OPTIMIZER_NESTEROV, -0.5, 0.9, 0.999, 1e-8, 0},
+        {FNN_OPTIMIZER_MOMENTUM, NAN, 0.9, 0.999, 1e-8, 0},
+        {FNN_OPTIMIZER_ADAM, 0.9, 1.0, 0.999, 1e-8, 0},
+        {FNN_OPTIMIZER_ADAM, 0.9, 0.9, -0.1, 1e-8, 0},
+        {FNN_OPTIMIZER_ADAM, 0.9, 0.9, 0.999, 0.0, 0},
+        {FNN_OPTIMIZER_ADAM, 0.9, 0.9, 0.999, NAN, 0},
+        {FNN_OPTIMIZER_ADAM, 0.9, 0.9, 0.999, 1e-8, -1},
+        {7, 0.9, 0.9, 0.999, 1e-8, 0},
+    };
+    for (int k = 0; k < (int)(sizeof good / sizeof good[0]); ++k)
+        CHECK(fnn_check_optimizer(&good[k]) == FNN_OK, "good optimizer %d refused", k);
+    for (int k = 0; k < (int)(sizeof bad / sizeof bad[0]); ++k)
+        CHECK(fnn_check_optimizer(&bad[k]) == FNN_ERROR_OPTIMIZER, "bad optimizer %d accepted", k);
+    CHECK(fnn_check_optimizer(NULL) == FNN_ERROR_OPTIMIZER, "NULL optimizer accepted");
+    CHECK(strcmp(fnn_strerror(FNN_ERROR_OPTIMIZER), "unknown status") != 0, "FNN_ERROR_OPTIMIZER has no message");
+    const shape s = {2, {3, 5, 2}, FNN_OUTPUT_SOFTMAX, "3-5-2"};
+    const fnn_net net = as_net(&s, FNN_PAD_UNITS_F64);
+    CHECK(fnn_state_size(&net, FNN_OPTIMIZER_SGD) == 0 && fnn_state_size(&net, FNN_OPTIMIZER_NESTEROV) == fnn_weight_count(&net) &&
+              fnn_state_size(&net, FNN_OPTIMIZER_ADAM) == 2 * fnn_weight_count(&net) && fnn_state_size(&net, 9) == -1,
+          "fnn_state_size");
+}
+
 static const shape SHAPES[] = {
     {1, {3, 2}, FNN_OUTPUT_SOFTMAX, "3-2 softmax"},
     {1, {5, 1}, FNN_OUTPUT_SIGMOID, "5-1 sigmoid"},
@@ -427,6 +507,7 @@ int main(void)
 {
     test_check_net();
     test_size_overflow();
+    test_check_optimizer();
     for (int k = 0; k < N_SHAPES; ++k) {
         const shape *s = &SHAPES[k];
         test_layout(s, FNN_PAD_UNITS_F64);
@@ -449,6 +530,16 @@ int main(void)
             }
             test_gradient_f64(s, sparse);
             test_gradient_f32(s, sparse);
+            for (int method = FNN_OPTIMIZER_MOMENTUM; method <= FNN_OPTIMIZER_ADAM; ++method)
+                for (int b = 0; b < 3; ++b) { /* per sample, batches of 3 (one short), one batch of all */
+                    const fnn_index batch = b == 0 ? 1 : b == 1 ? 3 : 10;
+                    test_optimizer_f64(s, sparse, (b + method) % 2, b == 2 ? 0.0 : 0.05, batch, method);
+                    test_optimizer_f32(s, sparse, (b + method) % 2, b == 2 ? 0.0 : 0.05, batch, method);
+                }
+            for (int b = 0; b < 3; ++b) {
+                test_gradient_batched_f64(s, sparse, b != 1, BATCHES[b]);
+                test_gradient_batched_f32(s, sparse, b != 1, BATCHES[b]);
+            }
             test_status_codes_f64(s, sparse);
             test_status_codes_f32(s, sparse);
         }
@@ -1237,6 +1328,126 @@ static void TF(test_publish)(void)
         CHECK(shared[i] == expected[i] && local[i] == expected[i] && snapshot[i] == expected[i],
               "%s publish [%d]: shared %g local %g snapshot %g, expected %g", TYPE_NAME, i, (double)shared[i],
               (double)local[i], (double)snapshot[i], (double)expected[i]);
+}
+
+/* fnn_optim_epoch (batch_size 1) or fnn_optim_minibatch_epoch over a fixed order, called twice
+ * (the state and Adam's step count carry over), against ref_optimizer_step; weights and state. */
+static void TF(test_optimizer)(const shape *s, int sparse, int weighted, double l2, fnn_index batch_size, int method)
+{
+    static const fnn_index order[] = {2, 0, ZERO_ROW, 4, 1, 2, 4};
+    const fnn_index n_order = (fnn_index)(sizeof order / sizeof order[0]);
+    const fnn_net net = as_net(s, TEST_PAD);
+    const fnn_index m = s->sizes[0], n_weights = fnn_weight_count(&net);
+    const double lr = method == FNN_OPTIMIZER_ADAM ? 0.01 : 0.1;
+    TF(problem) p = TF(make_problem)(s, 7000u + (uint64_t)m + 7u * (uint64_t)sparse + 13u * (uint64_t)method, 0.5);
+    TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
+    TEST_T *E = TF(pack)(s, p.W);
+    const fnn_index n_state = fnn_state_size(&net, method);
+    CHECK(n_state == (method == FNN_OPTIMIZER_ADAM ? 2 : 1) * n_weights, "%s: state size %td", s->name, n_state);
+    TEST_T *state = xcalloc((size_t)n_state, sizeof(TEST_T));
+    const fnn_index work_size = batch_size == 1 ? fnn_work_size(&net) : fnn_optim_batch_work_size(&net, batch_size < n_order ? batch_size : n_order, sparse);
+    TEST_T *work = xcalloc((size_t)work_size, sizeof(TEST_T));
+    const size_t n = ref_count(s);
+    double *got = xmalloc(n * sizeof *got);
+    ref_optimizer ref = {method, 0.9, 0.9, 0.999, 1e-8, 0, xcalloc(n, sizeof(double)), xcalloc(n, sizeof(double)),
+                         xcalloc(n, sizeof(double))};
+    fnn_optimizer opt = {method, 0.9, 0.9, 0.999, 1e-8, 0};
+    const fnn_sgd sgd = {lr, l2, batch_size};
+    double loss = 0.0, expected_loss = 0.0;
+    fnn_index updates = 0;
+    for (int call = 0; call < 2; ++call) {
+        const int status = batch_size == 1
+            ? TF(fnn_optim_epoch)(&net, E, state, &d.data, order, n_order, &sgd, &opt, work, &loss)
+            : TF(fnn_optim_minibatch_epoch)(&net, E, state, &d.data, order, n_order, &sgd, &opt, TF(strict_gemm), work,
+                                            &loss);
+        CHECK(status == FNN_OK, "%s %s method %d: status %d", s->name, TYPE_NAME, method, status);
+        for (fnn_index t0 = 0; t0 < n_order; t0 += batch_size, ++updates) {
+            const fnn_index nb = n_order - t0 < batch_size ? n_order - t0 : batch_size;
+            expected_loss += ref_optimizer_step(s, p.W, &ref, p.X, m, order + t0, nb, p.labels,
+                                                weighted ? p.sample_weight : NULL, lr, l2);
+        }
+    }
+    CHECK(method != FNN_OPTIMIZER_ADAM || opt.t == updates, "%s: Adam's t %ld after %td updates", s->name,
+          (long)opt.t, updates);
+    const double tolerance = method == FNN_OPTIMIZER_ADAM ? 30.0 * (double)updates : 3.0 * (double)updates;
+    const double padding = TF(unpack)(s, E, got);
+    CHECK(padding == 0.0, "%s %s: optimizer padding became %g", s->name, TYPE_NAME, padding);
+    double err = closeness(got, p.W, n, TEST_RTOL * tolerance, TEST_ATOL * tolerance * max_abs(p.W, n));
+    CHECK(err <= 1.0, "%s %s sparse=%d weighted=%d l2=%g batch=%td method=%d: weights off by %g tolerances", s->name,
+          TYPE_NAME, sparse, weighted, l2, batch_size, method, err);
+    const double *first = method == FNN_OPTIMIZER_ADAM ? ref.m : ref.v;
+    TF(unpack)(s, state, got);
+    err = closeness(got, first, n, TEST_RTOL * tolerance, TEST_ATOL * tolerance * max_abs(first, n));
+    CHECK(err <= 1.0, "%s %s method=%d batch=%td: state off by %g tolerances", s->name, TYPE_NAME, method, batch_size,
+          err);
+    if (method == FNN_OPTIMIZER_ADAM) {
+        TF(unpack)(s, state + n_weights, got);
+        err = closeness(got, ref.s, n, TEST_RTOL * tolerance, TEST_ATOL * tolerance * max_abs(ref.s, n));
+        CHECK(err <= 1.0, "%s %s batch=%td: Adam's s off by %g tolerances", s->name, TYPE_NAME, batch_size, err);
+    }
+    err = closeness(&loss, &expected_loss, 1, TEST_RTOL * 10 * tolerance, 0.0);
+    CHECK(err <= 1.0, "%s %s method=%d: loss sum %.17g, expected %.17g", s->name, TYPE_NAME, method, loss,
+          expected_loss);
+    /* settings out of range are refused before anything changes */
+    const double w0 = (double)E[0];
+    fnn_optimizer bad = opt;
+    if (method == FNN_OPTIMIZER_ADAM) bad.beta_2 = 1.0;
+    else bad.momentum = -0.1;
+    const int status = batch_size == 1
+        ? TF(fnn_optim_epoch)(&net, E, state, &d.data, order, n_order, &sgd, &bad, work, &loss)
+        : TF(fnn_optim_minibatch_epoch)(&net, E, state, &d.data, order, n_order, &sgd, &bad, TF(strict_gemm), work, &loss);
+    CHECK(status == FNN_ERROR_OPTIMIZER && (double)E[0] == w0, "%s: bad settings gave status %d", s->name, status);
+    free(ref.v);
+    free(ref.m);
+    free(ref.s);
+    free(got);
+    free(work);
+    free(state);
+    free(E);
+    TF(free_data)(&d);
+    TF(free_problem)(&p);
+}
+
+/* fnn_gradient_batched over all rows in chunks: the sum of the reference's weighted gradients. */
+static void TF(test_gradient_batched)(const shape *s, int sparse, int weighted, fnn_index batch_size)
+{
+    const fnn_net net = as_net(s, TEST_PAD);
+    const fnn_index m = s->sizes[0];
+    const size_t n = ref_count(s);
+    TF(problem) p = TF(make_problem)(s, 8000u + (uint64_t)m + 7u * (uint64_t)sparse, 0.7);
+    TF(owned_data) d = TF(make_data)(p.X, 0, N_ROWS, m, p.labels, weighted ? p.sample_weight : NULL, sparse);
+    TEST_T *E = TF(pack)(s, p.W), *G = xcalloc((size_t)fnn_weight_count(&net), sizeof(TEST_T));
+    TEST_T *work = xcalloc((size_t)fnn_batch_work_size(&net, batch_size < N_ROWS ? batch_size : N_ROWS, sparse),
+                           sizeof(TEST_T));
+    double *expected = xcalloc(n, sizeof *expected), *one = xmalloc(n * sizeof *one), *got = xmalloc(n * sizeof *got);
+    double loss = 0.0, expected_loss = 0.0;
+    for (fnn_index r = 0; r < N_ROWS; ++r) {
+        const double weight = weighted ? p.sample_weight[r] : 1.0;
+        expected_loss += weight * ref_gradient(s, p.W, p.X + r * m, p.labels[r], one);
+        for (size_t k = 0; k < n; ++k) expected[k] += weight * one[k];
+    }
+    /* two calls: rows [0, 2) and [2, N_ROWS), accumulating */
+    int status = TF(fnn_gradient_batched)(&net, E, &d.data, 0, 2, batch_size, TF(strict_gemm), G, work, &loss);
+    if (status == FNN_OK)
+        status = TF(fnn_gradient_batched)(&net, E, &d.data, 2, N_ROWS - 2, batch_size, TF(strict_gemm), G, work, &loss);
+    CHECK(status == FNN_OK, "%s %s: gradient_batched status %d", s->name, TYPE_NAME, status);
+    const double padding = TF(unpack)(s, G, got);
+    CHECK(padding == 0.0, "%s %s: gradient padding %g", s->name, TYPE_NAME, padding);
+    double err = closeness(got, expected, n, TEST_RTOL * 10, TEST_ATOL * 10 * max_abs(expected, n));
+    CHECK(err <= 1.0, "%s %s sparse=%d weighted=%d batch=%td: full gradient off by %g tolerances", s->name, TYPE_NAME,
+          sparse, weighted, batch_size, err);
+    err = closeness(&loss, &expected_loss, 1, TEST_RTOL * 10, 0.0);
+    CHECK(err <= 1.0, "%s %s: gradient_batched loss %.17g, expected %.17g", s->name, TYPE_NAME, loss, expected_loss);
+    CHECK(TF(fnn_gradient_batched)(&net, E, &d.data, 3, N_ROWS, batch_size, TF(strict_gemm), G, work, &loss) ==
+              FNN_ERROR_INDEX, "%s: rows past the data accepted", s->name);
+    free(expected);
+    free(one);
+    free(got);
+    free(work);
+    free(G);
+    free(E);
+    TF(free_data)(&d);
+    TF(free_problem)(&p);
 }
 
 static void TF(test_extreme_logits)(void)
