@@ -22,10 +22,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from . import _engine, _optim, _training
+from . import _engine, _optim, _training, _validation
 from ._validation import check_activations, check_dtype, check_hidden, check_weight_list
+
+#: The named initial weights of the estimators: sklearn's draw first (see ``sklearn_initial_weights``).
+INITS = ("sklearn", *_validation.INITS)
 
 #: The constraints of the solver parameters, scikit-learn's (momentum excludes 1: a velocity that
 #: never decays only grows).
@@ -40,6 +43,27 @@ SOLVER_CONSTRAINTS = {
     "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
     "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
     "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+}
+
+#: The constraints of the parameters both estimators have (scikit-learn's where it has them).
+MLP_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
+    "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+    "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+    "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
+    "init": [StrOptions(set(INITS)), list, tuple],
+    "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
+    "n_jobs": [numbers.Integral, None],
+    **SOLVER_CONSTRAINTS,
 }
 
 #: ``out_activation_`` (sklearn's name for the output function) of each engine output.

@@ -13,24 +13,23 @@ buffer, pickling) is in ``fastnn._mlp``.
 """
 
 import functools
-import numbers
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from . import _blocks, _engine, _training, _validation
-from ._mlp import SOLVER_CONSTRAINTS, BaseMLP, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401
+from . import _blocks, _engine, _training
+from ._mlp import MLP_CONSTRAINTS, BaseMLP
+from ._mlp import INITS, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
 
 __all__ = ["MLPClassifier"]
 
-INITS = ("sklearn", *_validation.INITS)
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -199,24 +198,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "init": [StrOptions(set(INITS)), list, tuple],
-        "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
-        "n_jobs": [numbers.Integral, None],
-        **SOLVER_CONSTRAINTS,
+        **MLP_CONSTRAINTS,
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="logistic", solver="sgd", alpha=0.0001,

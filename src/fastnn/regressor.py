@@ -8,21 +8,18 @@ order, so it follows ``MLPRegressor(solver="sgd", learning_rate="constant", mome
 to rounding. The output layer is the identity, the loss half the squared error.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from . import _engine, _validation
-from ._mlp import SOLVER_CONSTRAINTS, BaseMLP
+from . import _engine
+from ._mlp import MLP_CONSTRAINTS, BaseMLP
 
 __all__ = ["MLPRegressor"]
 
-INITS = ("sklearn", *_validation.INITS)
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -142,23 +139,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _parameter_constraints: dict = {
         "loss": [StrOptions({"squared_error"})],
-        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(_validation.ACTIVATIONS)), list, tuple],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Real, {np.inf})],
-        "init": [StrOptions(set(INITS)), list, tuple],
-        "dtype": [StrOptions(set(_validation.DTYPES)), type, None],
-        "n_jobs": [numbers.Integral, None],
-        **SOLVER_CONSTRAINTS,
+        **MLP_CONSTRAINTS,
     }
 
     _loss_per_output = True  # sklearn's squared error is a mean over the targets too
