@@ -338,7 +338,7 @@ class BaseMLP(BaseEstimator):
             validation = (_engine.make_dataset(X_val, dtype, **truth_arguments(y_val),
                                                sample_weight=None if sw_val is None else sw_val.astype(dtype)),
                           y_val, sw_val)
-        per_output = self.n_outputs_ if self._loss_per_output else 1
+        per_output = self._loss_divisor()
         n_samples = source.n_samples
         batch_size = self._batch_size(n_samples)
         arch = self._architecture()
@@ -382,7 +382,6 @@ class BaseMLP(BaseEstimator):
                 )
             return False
 
-        self._validation_divisor = per_output
         self.n_iter_ = 0
         try:
             outcome = _training.run_epochs(W, 1 if incremental else self.max_iter, run_epoch, after_epoch,
@@ -426,13 +425,18 @@ class BaseMLP(BaseEstimator):
         """``sum_l ||coefs_[l]||^2`` in double (the biases are not penalised)."""
         return float(sum(np.dot(c.ravel(), c.ravel()) for c in (c.astype(np.float64) for c in self.coefs_)))
 
+    def _loss_divisor(self):
+        """What a mean loss sum is divided by for ``loss_``: the outputs for sklearn's squared error
+        (a mean over the targets too), else 1."""
+        return self.n_outputs_ if self._loss_per_output else 1
+
     def _update_no_improvement_count(self, validation, arch):
         if validation is not None:
             data, y_val, sw_val = validation
             score = self._validation_score(_engine.predict_outputs(arch, self._flat, data), y_val, sw_val)
             val_weight = float(data.n_rows if sw_val is None else sw_val.sum())
             self.validation_loss_curve_.append(_engine.loss_sum(arch, self._flat, data) / val_weight
-                                               / self._validation_divisor)
+                                               / self._loss_divisor())
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
