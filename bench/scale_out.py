@@ -24,8 +24,11 @@ shuffle=False)`` for ``--epochs`` epochs, in these ways, one after another in th
   worker and the fit on two, in that order (so a busy minute of a shared machine hits all three),
   each a whole ``fastnn.dask.fit`` call (the pass over y for the classes, the blocks prepared on
   the workers, the epochs). The figures are the medians, with the 1-minute load average read
-  before each timed fit. ``--threads`` makes the workers threads of this process instead
-  (``processes=False``: no nannies, no serialization; the engine releases the GIL);
+  before each timed fit. Each repeat also times two processes that fit half of the rows each, at
+  once, with nothing shared (``IndependentPair``): what the machine's two cores give for this work
+  with no communication at all, the ceiling for two workers. ``--threads`` makes the workers
+  threads of this process instead (``processes=False``: no nannies, no serialization; the
+  engine releases the GIL);
 - prediction of 10k rows: ``predict_proba`` against onnxruntime on ``fastnn.to_onnx(model)``.
 
 Printed: samples per second of training (rows x epochs / wall time of the fit), test accuracy,
@@ -75,6 +78,56 @@ def timed_fit(fit):
         start = time.perf_counter()
         fitted = fit()
         return fitted, time.perf_counter() - start
+
+
+def training_rows(sizes):
+    """The training rows: blocks of ``sizes`` rows, block i made from seed 100 + i."""
+    blocks = [teacher_block(100 + i, rows) for i, rows in enumerate(sizes)]
+    return np.concatenate([X for X, _ in blocks]), np.concatenate([y for _, y in blocks])
+
+
+def _half_fitter(connection, sizes, half, epochs):
+    """In a child process: fit ``model`` on one half of the training rows each time it is told to
+    (the two-core reference: two of these at once, nothing shared)."""
+    X, y = training_rows(sizes)
+    middle = len(X) // 2
+    X, y = (X[:middle], y[:middle]) if half == 0 else (X[middle:], y[middle:])
+    timed_fit(lambda: model(max_iter=1).fit(X[:1000], y[:1000]))  # warm-up
+    connection.send("ready")
+    while connection.recv():
+        connection.send(timed_fit(lambda: model(max_iter=epochs).fit(X, y))[1])
+
+
+class IndependentPair:
+    """Two processes that each fit half of the rows at once: what two cores of this machine give
+    for this work with no communication at all (an upper bound for two dask workers)."""
+
+    def __init__(self, sizes, epochs):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.connections, self.processes = [], []
+        for half in (0, 1):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_half_fitter, args=(theirs, sizes, half, epochs), daemon=True)
+            process.start()
+            self.connections.append(mine)
+            self.processes.append(process)
+        for connection in self.connections:
+            connection.recv()
+
+    def fit(self):
+        start = time.perf_counter()
+        for connection in self.connections:
+            connection.send(True)
+        for connection in self.connections:
+            connection.recv()
+        return None, time.perf_counter() - start
+
+    def close(self):
+        for connection, process in zip(self.connections, self.processes):
+            connection.send(False)
+            process.join()
 
 
 def peak_rss_mib():
@@ -157,9 +210,7 @@ def main(argv=None):
     X_test, y_test = teacher_block(0, n_test)
     n = args.rows - n_test
     sizes = [args.block] * (n // args.block) + ([n % args.block] if n % args.block else [])
-    blocks = [teacher_block(100 + i, rows) for i, rows in enumerate(sizes)]
-    X, y = np.concatenate([X for X, _ in blocks]), np.concatenate([y for _, y in blocks])
-    del blocks
+    X, y = training_rows(sizes)
     results = {"rows": n, "epochs": args.epochs, "block": args.block, "blocks_per_round": args.blocks_per_round,
                "data": args.data, "threads": args.threads}
 
@@ -182,8 +233,9 @@ def main(argv=None):
         peak, base, block_mib = peak_memory_of_streaming(n, args.block, 1)
         results["streamed"].update(peak_rss_mib=peak, import_rss_mib=base, block_mib=block_mib)
 
-    clusters = {}
+    clusters, pair = {}, None
     try:
+        pair = IndependentPair(sizes, args.epochs)
         for workers in (1, 2):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=not args.threads,
                                                dashboard_address=None, silence_logs=logging.ERROR)
@@ -202,14 +254,15 @@ def main(argv=None):
                                    blocks_per_round=args.blocks_per_round or None)
 
         fits = {"in_memory": lambda: model(max_iter=args.epochs).fit(X, y),
-                "parallel_1": lambda: parallel_fit(1), "parallel_2": lambda: parallel_fit(2)}
+                "parallel_1": lambda: parallel_fit(1), "parallel_2": lambda: parallel_fit(2),
+                "independent_pair": pair.fit}
         timings = {name: [] for name in fits}
         for repeat in range(args.repeats):
             for name, fit in fits.items():
                 load = load_average()
-                fitted, seconds = timed_fit(fit)
+                fitted, seconds = timed_fit(fit) if name != "independent_pair" else fit()
                 timings[name].append({"seconds_per_epoch": seconds / args.epochs, "load_before": load,
-                                      "accuracy": fitted.score(X_test, y_test)})
+                                      "accuracy": None if fitted is None else fitted.score(X_test, y_test)})
                 if name == "in_memory":
                     serial = fitted
                 print(f"repeat {repeat + 1}: {name:10s} {seconds / args.epochs:.3f} s per epoch (load {load})",
@@ -218,6 +271,8 @@ def main(argv=None):
         for cluster, client, *_ in clusters.values():
             client.close()
             cluster.close()
+        if pair is not None:
+            pair.close()
     for name, runs in timings.items():
         per_epoch = float(np.median([run["seconds_per_epoch"] for run in runs]))
         results[name] = {"seconds_per_epoch": per_epoch, "samples_per_s": n / per_epoch,
@@ -268,12 +323,18 @@ def _blas_threads():
 def report(results):
     print(json.dumps(results, indent=2))
     memory, p1, p2 = results["in_memory"], results["parallel_1"], results["parallel_2"]
-    loads = [run["load_before"] for name in ("in_memory", "parallel_1", "parallel_2") for run in results[name]["runs"]]
+    pair = results["independent_pair"]
+    loads = [run["load_before"] for name in ("in_memory", "parallel_1", "parallel_2", "independent_pair")
+             for run in results[name]["runs"]]
     print(f"per epoch (medians of {len(p1['runs'])}): in memory {memory['seconds_per_epoch']:.3f} s, 1 worker "
           f"{p1['seconds_per_epoch']:.3f} s, 2 workers {p2['seconds_per_epoch']:.3f} s; load average "
           f"{min(loads)}-{max(loads)}")
     ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(p1["runs"], p2["runs"]))
     print(f"2 workers vs 1 within each repeat: {', '.join(f'{r:.2f}' for r in ratios)}x")
+    ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(memory["runs"], pair["runs"]))
+    print(f"two independent processes (half the rows each, at once): {pair['seconds_per_epoch']:.3f} s per epoch = "
+          f"{memory['seconds_per_epoch'] / pair['seconds_per_epoch']:.2f}x the in-memory fit (each repeat: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}x): what the two cores give with no communication at all")
     print(f"data-parallel, 2 workers vs 1: {p1['seconds_per_epoch'] / p2['seconds_per_epoch']:.2f}x per epoch; "
           f"1 worker vs in memory: {p1['seconds_per_epoch'] / memory['seconds_per_epoch']:.2f}x the time; "
           f"accuracy {p2['accuracy']:.4f} (2 workers), {p1['accuracy']:.4f} (1 worker) vs in-memory "

@@ -262,6 +262,42 @@ def test_data_parallel_training_refuses_a_block_with_nan_before_training():
                            client=client)
 
 
+def test_with_one_average_per_epoch_a_block_is_cut_to_even_out_the_workers(monkeypatch):
+    """Three blocks of 500 rows on two workers: one worker trains 750 rows, the other 750."""
+    import fastnn._blocks
+
+    global _real_prepare_block
+    _real_prepare_block = fastnn._blocks.prepare_block
+    _PREPARED.clear()
+    monkeypatch.setattr(fastnn._blocks, "prepare_block", _counted_prepare)
+    X, y, Xd, yd = dask_problem(n=1500, chunk=500)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0), Xd, yd,
+                               client=client, blocks_per_round=None)
+    assert model.n_iter_ == 2 and sorted(_PREPARED) == [250, 250, 500, 500]
+
+
+def test_even_rows_gives_every_worker_its_share_and_every_row_once():
+    from fastnn.dask import balanced_assignment, even_rows
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        rows = [int(r) for r in rng.integers(1, 300, size=rng.integers(1, 12))]
+        workers = [f"w{i}" for i in range(rng.integers(1, 6))]
+        holders = [workers[i] if i < len(workers) else None for i in rng.integers(0, len(workers) + 1, len(rows))]
+        pieces = even_rows(rows, balanced_assignment(rows, holders, workers), workers)
+        loads = [sum(stop - start for _, start, stop, w in pieces if w == worker) for worker in workers]
+        assert max(loads) - min(loads) <= 1
+        for block, block_rows in enumerate(rows):  # the pieces of a block tile it
+            spans = sorted((start, stop) for b, start, stop, _ in pieces if b == block)
+            assert spans[0][0] == 0 and spans[-1][1] == block_rows and all(start < stop for start, stop in spans)
+            assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    # the benchmark's blocks: one block cut, 900 rows each
+    rows, trainers = [250] * 7 + [50], ["a", "a", "b", "b", "a", "b", "b", "a"]
+    assert even_rows(rows, trainers, ["a", "b"])[6:8] == [(6, 0, 150, "b"), (6, 150, 250, "a")]
+
+
 def test_a_prepared_block_travels_as_its_arrays():
     import pickle
     import sys

@@ -72,7 +72,9 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     until the fit ends (next to ``X``'s own block, which it shares when no conversion or
     alignment copy was needed). Blocks stay on the worker that holds them unless that worker
     holds more than an equal share of the rows; such blocks move once, so that every worker
-    trains on about as many rows per epoch.
+    trains on about as many rows per epoch. With ``blocks_per_round=None`` the workers' rows
+    are evened out exactly: a worker above its share also hands the last rows of a block (cut
+    where the block is, so only those rows travel) to a worker below its share.
     """
     from distributed import futures_of, get_client
 
@@ -118,13 +120,26 @@ class _AveragedBlocks:
 
     def _prepare_blocks(self, prepare):
         """Convert every block once on the worker that trains on it: ``[(worker, [future of a
-        PreparedBlock, ...]), ...]``, the rows balanced across the workers."""
+        PreparedBlock, ...]), ...]``, the rows balanced across the workers (whole blocks; with one
+        average per epoch, a block's rows may be cut between two workers to even them out)."""
+        import operator
+
         owners = self.client.who_has([x for x, _ in self.pairs])
         holders = [next(iter(owners.get(x.key) or [None])) for x, _ in self.pairs]
         workers = sorted(self.client.ncores()) or sorted({h for h in holders if h is not None})
         trainers = balanced_assignment(self.rows, holders, workers)
+        if self.blocks_per_round is None:  # only each worker's total counts: even it out to a row
+            pieces = even_rows(self.rows, trainers, workers)
+        else:  # a round is blocks: whole ones
+            pieces = [(block, 0, rows, worker) for block, (rows, worker) in enumerate(zip(self.rows, trainers))]
         by_worker = {}
-        for (x, y), worker in zip(self.pairs, trainers):
+        for block, start, stop, worker in pieces:
+            x, y = self.pairs[block]
+            if (start, stop) != (0, self.rows[block]):  # cut where the block is, so only the piece travels
+                where = dict(workers=None if holders[block] is None else [holders[block]], allow_other_workers=True,
+                             pure=False, retries=self.retries)
+                x = self.client.submit(operator.getitem, x, slice(start, stop), **where)
+                y = self.client.submit(operator.getitem, y, slice(start, stop), **where)
             by_worker.setdefault(worker, []).append(self.client.submit(
                 _blocks.PreparedBlock, x, y, prepare, pure=False, workers=[worker], allow_other_workers=True,
                 retries=self.retries))
@@ -214,6 +229,52 @@ def balanced_assignment(rows, holders, workers):
             trainers[i] = holders[i] if load.get(holders[i]) == least else min(load, key=load.get)
             load[trainers[i]] += rows[i]
     return trainers
+
+
+def even_rows(rows, trainers, workers):
+    """Pieces of blocks ``(block, start, stop, worker)`` that give every worker the same number of
+    rows (to one row): each worker keeps its blocks from ``trainers`` but a worker above its
+    share hands the last rows of its last blocks to workers below theirs.
+
+    Parameters
+    ----------
+    rows : sequence of int
+        Rows of each block.
+    trainers : sequence of str
+        The worker of each whole block (e.g. from :func:`balanced_assignment`).
+    workers : sequence of str
+
+    Returns
+    -------
+    list of tuple
+        In block order; a block that was cut appears once per piece.
+    """
+    load = dict.fromkeys(workers, 0)
+    for block_rows, worker in zip(rows, trainers):
+        load[worker] += block_rows
+    busiest_first = sorted(workers, key=lambda w: -load[w])
+    base, extra = divmod(sum(rows), len(workers))
+    share = {worker: base + (k < extra) for k, worker in enumerate(busiest_first)}
+    pieces = {worker: [] for worker in workers}
+    for block, (block_rows, worker) in enumerate(zip(rows, trainers)):
+        pieces[worker].append([block, 0, block_rows])
+    short = [[worker, share[worker] - load[worker]] for worker in workers if load[worker] < share[worker]]
+    moved = []
+    for worker in busiest_first:
+        excess = load[worker] - share[worker]
+        while excess > 0:
+            piece, need = pieces[worker][-1], short[0]
+            count = min(excess, piece[2] - piece[1], need[1])
+            moved.append((piece[0], piece[2] - count, piece[2], need[0]))
+            piece[2] -= count
+            if piece[1] == piece[2]:
+                pieces[worker].pop()
+            excess -= count
+            need[1] -= count
+            if need[1] == 0:
+                short.pop(0)
+    kept = [(block, start, stop, worker) for worker, own in pieces.items() for block, start, stop in own]
+    return sorted(kept + moved)
 
 
 def _worker_epoch(weights, blocks, state, shuffle, seed):
