@@ -139,3 +139,14 @@ def test_model_family_benchmark_runs_quickly():
     assert all(row["samples/s"] > 0 for name, row in activations.items() if name != "data")
     assert results["B. regression 64-50-1, per-sample, whole fit"]["fastnn MLPRegressor"] > 0
     assert results["C. regression 784-256-1, float32, mini-batch 128"]["fastnn mini-batch 128"] > 0
+
+
+def test_optimizer_ceilings_benchmark_runs():
+    """bench/optim_ceilings.py: the L-BFGS comparison on digits prints its ceiling (no timing asserted)."""
+    pytest.importorskip("sklearn")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "optim_ceilings.py"), "--repeats", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "digits (1797 rows, 64-64-10)" in proc.stdout
+    assert "ceiling at the dgemm rate" in proc.stdout
+    assert "per-sample Adam" in proc.stdout  # measured, or skipped with its reason
