@@ -80,6 +80,32 @@ def timed_fit(fit):
         return fitted, time.perf_counter() - start
 
 
+class EpochClock:
+    """Wall time of each epoch of ``fastnn.dask.fit`` alone (the workers' training and the average),
+    without what a fit does once (the pass over y for the classes, preparing the blocks)."""
+
+    def __init__(self):
+        import fastnn.dask
+
+        self.seconds = []
+        self.original = fastnn.dask._AveragedBlocks.epoch
+        clock = self
+
+        def timed_epoch(source, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return clock.original(source, *args, **kwargs)
+            finally:
+                clock.seconds.append(time.perf_counter() - start)
+
+        fastnn.dask._AveragedBlocks.epoch = timed_epoch
+
+    def take(self):
+        """The epochs' seconds since the last call."""
+        seconds, self.seconds = self.seconds, []
+        return seconds
+
+
 def training_rows(sizes):
     """The training rows: blocks of ``sizes`` rows, block i made from seed 100 + i."""
     blocks = [teacher_block(100 + i, rows) for i, rows in enumerate(sizes)]
@@ -257,12 +283,15 @@ def main(argv=None):
                 "parallel_1": lambda: parallel_fit(1), "parallel_2": lambda: parallel_fit(2),
                 "independent_pair": pair.fit}
         timings = {name: [] for name in fits}
+        clock = EpochClock()
         for repeat in range(args.repeats):
             for name, fit in fits.items():
                 load = load_average()
                 fitted, seconds = timed_fit(fit) if name != "independent_pair" else fit()
+                epochs = clock.take()
                 timings[name].append({"seconds_per_epoch": seconds / args.epochs, "load_before": load,
-                                      "accuracy": None if fitted is None else fitted.score(X_test, y_test)})
+                                      "accuracy": None if fitted is None else fitted.score(X_test, y_test),
+                                      "epoch_alone_seconds": float(np.median(epochs)) if epochs else None})
                 if name == "in_memory":
                     serial = fitted
                 print(f"repeat {repeat + 1}: {name:10s} {seconds / args.epochs:.3f} s per epoch (load {load})",
@@ -277,6 +306,8 @@ def main(argv=None):
         per_epoch = float(np.median([run["seconds_per_epoch"] for run in runs]))
         results[name] = {"seconds_per_epoch": per_epoch, "samples_per_s": n / per_epoch,
                          "accuracy": runs[-1]["accuracy"], "runs": runs}
+        if runs[0]["epoch_alone_seconds"] is not None:
+            results[name]["epoch_alone_seconds"] = float(np.median([run["epoch_alone_seconds"] for run in runs]))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python "
           f"{platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}, dask "
@@ -331,6 +362,11 @@ def report(results):
           f"{min(loads)}-{max(loads)}")
     ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(p1["runs"], p2["runs"]))
     print(f"2 workers vs 1 within each repeat: {', '.join(f'{r:.2f}' for r in ratios)}x")
+    ratios = sorted(a["epoch_alone_seconds"] / b["epoch_alone_seconds"] for a, b in zip(p1["runs"], p2["runs"]))
+    print(f"each epoch alone (the workers' training and the average; without the fit's once-per-fit pass over y "
+          f"and preparation of the blocks), medians: 1 worker {p1['epoch_alone_seconds']:.3f} s, 2 workers "
+          f"{p2['epoch_alone_seconds']:.3f} s = {p1['epoch_alone_seconds'] / p2['epoch_alone_seconds']:.2f}x "
+          f"(each repeat: {', '.join(f'{r:.2f}' for r in ratios)}x)")
     ratios = sorted(a["seconds_per_epoch"] / b["seconds_per_epoch"] for a, b in zip(memory["runs"], pair["runs"]))
     print(f"two independent processes (half the rows each, at once): {pair['seconds_per_epoch']:.3f} s per epoch = "
           f"{memory['seconds_per_epoch'] / pair['seconds_per_epoch']:.2f}x the in-memory fit (each repeat: "
