@@ -24,7 +24,7 @@ from sklearn.utils.validation import validate_data
 
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from . import _engine, _optim, _training, _validation
+from . import _blocks, _engine, _optim, _training, _validation
 from ._validation import check_activations, check_dtype, check_hidden, check_weight_list
 
 #: The named initial weights of the estimators: sklearn's draw first (see ``sklearn_initial_weights``).
@@ -108,8 +108,9 @@ class BaseMLP(BaseEstimator):
     """The fitted state and the stochastic fit of fastnn's estimators (not used directly).
 
     Subclasses provide the data handling of their task: ``_encode_targets`` (``y`` as the
-    engine's labels or targets, and the number of outputs), ``_output()`` (the engine's output
-    layer), ``_sample_weight``, ``_stratify`` (the early-stopping split) and
+    engine's labels or targets, and the number of outputs), ``_stream_targets`` (the same for
+    a dask ``y`` streamed block by block), ``_output()`` (the engine's output layer),
+    ``_sample_weight``, ``_stratify`` (the early-stopping split) and
     ``_validation_score(outputs, y, w)``, the score that early stopping maximises.
     """
 
@@ -203,10 +204,64 @@ class BaseMLP(BaseEstimator):
         self._fit_stochastic(Rows(*train, dtype), validation, rng, settings, incremental)
         return self
 
-    _y_numeric = False
+    _y_numeric = False  # validate_data's y_numeric: a regressor's y
+    _multi_output_blocks = False  # whether a streamed y may have several columns (a regressor's targets)
 
     def _is_dask(self, X):
-        return False
+        return _blocks.is_dask_collection(X)
+
+    def _fit_source(self, X, y, source):
+        """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
+        with _training.exclusive_fit(self):
+            self._validate_params()
+            settings = self._check_settings(incremental=False)
+            first_pass = not self.__sklearn_is_fitted__() or not self.warm_start
+            return self._fit_blocks(X, y, None, settings, first_pass, False, None, source=source)
+
+    def _fit_blocks(self, X, y, sample_weight, settings, first_pass, incremental, classes, source=None):
+        """The fit of a dask array: its blocks of rows streamed through the engine each epoch, by
+        a :class:`fastnn._blocks.Blocks` here or by ``source`` (the workers of ``fastnn.dask.fit``)."""
+        if self.early_stopping:
+            raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
+                             "set early_stopping=False (and score a validation set of your own)")
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' needs the whole data in memory and is not available on a dask array; "
+                             "use solver='sgd' or 'adam'")
+        plain = settings["optimizer"]["method"] == "sgd" and settings["optimizer"]["schedule"] == "constant"
+        if source is not None and not plain:
+            raise ValueError("a distributed fit trains with plain SGD only: set solver='sgd', momentum=0 and "
+                             "learning_rate='constant'")
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not available on a dask array; fit arrays in memory to weigh rows, "
+                             "or give a classifier class_weight as a dict")
+        X, y = _blocks.as_dask_arrays(X, y, multi_output=self._multi_output_blocks)
+        dtype = self._fit_dtype(settings, first_pass)
+        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        settings["dtype"] = dtype
+        task, prepare = self._stream_targets(y, dtype, first_pass, incremental, classes)
+        if first_pass:
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
+        rng = check_random_state(self.random_state)
+        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
+        self._begin(task, sizes, flat, dtype, settings)
+
+        target_scale = task.get("target_scale")
+        if source is None:
+            source = _blocks.Blocks(X, y, prepare, target_scale)
+        else:  # a distributed source trains on the workers, from the state they are handed
+            source.bind(self, self._flat, lambda: dict(
+                sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
+                dtype=np.dtype(dtype).name, prepare=prepare,
+                learning_rate=settings["learning_rate"], alpha=settings["alpha"],
+                batch_size=self._batch_size(source.n_samples)), target_scale)
+        self._fit_stochastic(source, None, rng, settings, incremental)
+        return self
 
     def _fit_dtype(self, settings, first_pass):
         """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or

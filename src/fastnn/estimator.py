@@ -17,14 +17,13 @@ import functools
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from . import _blocks, _engine, _training
+from . import _blocks, _engine
 from ._mlp import MLP_CONSTRAINTS, BaseMLP
 from ._mlp import INITS, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
 
@@ -244,8 +243,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
+        X : {array-like, sparse matrix, dask array or dataframe} of shape (n_samples, n_features)
+            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying; a dask
+            collection is streamed through the engine one block of rows at a time (``y`` chunked
+            alike; no early stopping, ``solver="lbfgs"``, ``sample_weight`` or
+            ``class_weight="balanced"`` then).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels of any sortable type, or a multilabel 0/1 indicator matrix. A single
             class is fitted as sklearn fits it (one sigmoid unit trained towards 0; ``predict``
@@ -305,9 +307,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              "pass a dict of class weights, or sample_weight")
         return settings
 
-    def _is_dask(self, X):
-        return _blocks.is_dask_collection(X)
-
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """``y`` as the engine takes it: class indices (int32), or for a multilabel indicator
         matrix the (n, K) 0/1 targets; and the task (classes, multilabel, output units)."""
@@ -346,64 +345,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return "multilabel"
         return "sigmoid" if self._sizes[-1] == 1 else "softmax"
 
-    def _fit_source(self, X, y, source):
-        """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
-        with _training.exclusive_fit(self):
-            self._validate_params()
-            settings = self._check_settings(incremental=False)
-            first_pass = not self.__sklearn_is_fitted__() or not self.warm_start
-            return self._fit_blocks(X, y, None, settings, first_pass, False, None, source=source)
-
-    def _fit_blocks(self, X, y, sample_weight, settings, first_pass, incremental, classes, source=None):
-        """The fit of a dask array: its blocks of rows streamed through the engine each epoch."""
-        if self.early_stopping:
-            raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
-                             "set early_stopping=False (and score a validation set of your own)")
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' needs the whole data in memory and is not available on a dask array; "
-                             "use solver='sgd' or 'adam'")
-        plain = settings["optimizer"]["method"] == "sgd" and settings["optimizer"]["schedule"] == "constant"
-        if source is not None and not plain:
-            raise ValueError("a distributed fit trains with plain SGD only: set solver='sgd', momentum=0 and "
-                             "learning_rate='constant'")
-        if sample_weight is not None or isinstance(self.class_weight, str):
-            raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
-                             "pass class_weight as a dict")
-        X, y = _blocks.as_dask_arrays(X, y)
-        if y.ndim != 1:
-            raise ValueError("multilabel y is not available on a dask array; give one label per row")
-        dtype = self._fit_dtype(settings, first_pass)
-        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-        settings["dtype"] = dtype
+    def _stream_targets(self, y, dtype, first_pass, incremental, classes):
+        """The task of a dask ``y`` (its classes, from one pass over it) and ``prepare``, which
+        turns a block of rows and labels into engine data (see ``_encode_targets``)."""
+        if isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' is not available on a dask array (it needs the class counts "
+                             "of every block); pass class_weight as a dict")
         labels = np.asarray(y.map_blocks(np.unique, dtype=y.dtype).compute())  # one pass over y
         check_classification_targets(labels)
         classes = self._check_classes(labels, first_pass, incremental, classes)
-        if first_pass:
-            self.n_features_in_ = X.shape[1]
-            self.__dict__.pop("feature_names_in_", None)
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
         task = {"classes": classes, "multilabel": False, "n_outputs": 1 if len(classes) <= 2 else len(classes)}
-        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
-        rng = check_random_state(self.random_state)
-        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
-        self._begin(task, sizes, flat, dtype, settings)
-
-        class_weights = self._class_weights(classes)
-        prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
-                                    dtype=dtype)
-        if source is None:
-            source = _blocks.Blocks(X, y, prepare)
-        else:  # a distributed source trains on the workers, from the state they are handed
-            source.bind(self, self._flat, lambda: dict(
-                sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
-                dtype=np.dtype(dtype).name, prepare=prepare,
-                learning_rate=settings["learning_rate"], alpha=settings["alpha"],
-                batch_size=self._batch_size(source.n_samples)))
-        self._fit_stochastic(source, None, rng, settings, incremental)
-        return self
+        return task, functools.partial(_blocks.prepare_block, classes=classes,
+                                       class_weights=self._class_weights(classes), dtype=dtype)
 
     def _check_classes(self, y, first_pass, incremental, classes):
         """``classes_`` for this fit: new on a first pass, else checked against the fitted ones."""

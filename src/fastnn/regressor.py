@@ -8,6 +8,8 @@ order, so it follows ``MLPRegressor(solver="sgd", learning_rate="constant", mome
 to rounding. The output layer is the identity, the loss half the squared error.
 """
 
+import functools
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
@@ -15,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from . import _engine
+from . import _blocks, _engine
 from ._mlp import MLP_CONSTRAINTS, BaseMLP
 
 __all__ = ["MLPRegressor"]
@@ -144,6 +146,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _loss_per_output = True  # sklearn's squared error is a mean over the targets too
     _y_numeric = True
+    _multi_output_blocks = True
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="sgd",
                  alpha=0.0001, batch_size=1, learning_rate_init=0.001, max_iter=200, shuffle=True,
@@ -185,7 +188,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array or dataframe} of shape (n_samples, n_features)
+            Training rows; a dask collection is streamed through the engine one block of rows
+            at a time (``y`` chunked alike; no early stopping, ``solver="lbfgs"`` or
+            ``sample_weight`` then).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Finite real targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -217,11 +223,19 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        with np.errstate(over="ignore"):
-            targets = np.ascontiguousarray(np.reshape(y, (y.shape[0], -1)), dtype=dtype)
-        if not np.isfinite(targets).all():
-            raise ValueError(f"y holds a value too large for {np.dtype(dtype).name}; scale the targets")
+        targets = _blocks.float_targets(y, dtype)
         return targets, {"n_outputs": targets.shape[1]}
+
+    def _stream_targets(self, y, dtype, first_pass, incremental, classes):
+        """The task of a dask ``y`` (its outputs, and the root mean square of its targets from one
+        pass over it) and ``prepare``, which turns a block of rows and targets into engine data."""
+        # as for rows in memory (fastnn._mlp.Rows), the scale of the targets sets what loss is divergence
+        target_scale = float(np.sqrt((y.astype(dtype).astype(np.float64) ** 2).mean().compute()))
+        if not np.isfinite(target_scale):
+            raise ValueError(f"y holds NaN, infinity or a value too large for {np.dtype(dtype).name}; give finite "
+                             "targets (scale them if they are large)")
+        task = {"n_outputs": 1 if y.ndim == 1 else y.shape[1], "target_scale": target_scale}
+        return task, functools.partial(_blocks.prepare_block, dtype=dtype)
 
     def _set_task(self, task):
         pass
