@@ -1,8 +1,10 @@
-"""Training data that does not fit in memory: dask arrays, streamed through the engine block by block.
+"""The training sources of the estimators' stochastic fit: rows in memory, and dask arrays too
+large for memory, streamed through the engine block by block.
 
-``MLPClassifier.fit`` and ``MLPRegressor.fit`` on a dask array (or dask dataframe) train epoch
-after epoch on its blocks of rows, one block in memory at a time (:class:`Blocks`); the rest of
-the fit (initial weights, stopping rules, Ctrl-C, divergence) is the in-memory fit's. Nothing here imports dask unless the
+``MLPClassifier.fit`` and ``MLPRegressor.fit`` on arrays train on one engine dataset
+(:class:`Rows`); on a dask array (or dask dataframe) they train epoch after epoch on its blocks
+of rows, one block in memory at a time (:class:`Blocks`). Both give ``epoch(train, rng,
+shuffle)``; the rest of the fit (initial weights, stopping rules, Ctrl-C, divergence) is one. Nothing here imports dask unless the
 data are dask collections already.
 """
 
@@ -230,3 +232,42 @@ def train_blocks(get_data, n_blocks, train, rng, shuffle):
         rows += data.n_rows
         del data  # before the next block is fetched: one block in memory
     return loss_sum, weight_sum, rows
+
+
+def truth_arguments(truth):
+    """``make_dataset``'s keyword for encoded ``y``: int32 class indices are ``labels=``, an
+    ``(n, K)`` float array (multilabel indicators, regression targets) ``targets=``."""
+    return {"labels": truth} if truth.ndim == 1 else {"targets": truth}
+
+
+class Rows:
+    """Training rows in memory: one engine dataset, visited in sklearn's order.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix, as the engine reads it
+    truth : ndarray
+        Class indices of the rows (int32), or their ``(n, K)`` targets in ``dtype``.
+    sample_weight : ndarray of float64 or None
+    dtype : np.float64 or np.float32
+    """
+
+    def __init__(self, X, truth, sample_weight, dtype):
+        self.n_samples = X.shape[0]
+        self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
+        from . import _engine
+
+        self.data = _engine.make_dataset(X, dtype, **truth_arguments(truth),
+                                         sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
+        # regression targets: their root mean square sets what loss is divergence (_training.absurd_loss)
+        self.target_scale = (float(np.sqrt(np.mean(np.square(truth, dtype=np.float64))))
+                             if truth.ndim == 2 and truth.dtype.kind == "f" else None)
+        self.sample_idx = np.arange(self.n_samples, dtype=np.intp)
+
+    def epoch(self, train, rng, shuffle):
+        """``train(data, order)`` over every row; returns ``(loss_sum, weight_sum)``."""
+        if shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng): each epoch permutes the last order
+            permutation = np.arange(self.n_samples)
+            rng.shuffle(permutation)
+            self.sample_idx = self.sample_idx[permutation]
+        return train(self.data, self.sample_idx), self.weight_sum

@@ -25,7 +25,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from . import _blocks, _engine
 from ._mlp import MLP_CONSTRAINTS, BaseMLP
-from ._mlp import INITS, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
+from ._blocks import Rows  # noqa: F401 (public here)
+from ._mlp import INITS, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
 
 __all__ = ["MLPClassifier"]
 

@@ -229,7 +229,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _stream_targets(self, y, dtype, first_pass, incremental, classes):
         """The task of a dask ``y`` (its outputs, and the root mean square of its targets from one
         pass over it) and ``prepare``, which turns a block of rows and targets into engine data."""
-        # as for rows in memory (fastnn._mlp.Rows), the scale of the targets sets what loss is divergence
+        # as for rows in memory (fastnn._blocks.Rows), the scale of the targets sets what loss is divergence
         target_scale = float(np.sqrt((y.astype(dtype).astype(np.float64) ** 2).mean().compute()))
         if not np.isfinite(target_scale):
             raise ValueError(f"y holds NaN, infinity or a value too large for {np.dtype(dtype).name}; give finite "
