@@ -14,11 +14,11 @@ import warnings
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
@@ -116,7 +116,40 @@ class BaseMLP(LayerWeights, BaseEstimator):
     #: The loss divided by this is ``loss_`` (sklearn's squared error is a mean over outputs).
     _loss_per_output = False
 
+    def _store_parameters(self, arguments):
+        """The body of each estimator's ``__init__`` (``arguments``: its ``locals()``): every
+        parameter stored as given, nothing checked (``fit`` validates). The signature itself is
+        spelled out in each estimator with its own defaults: ``get_params`` reads it there."""
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
     # ------------------------------------------------------------------ the fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y`` with its ``solver``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array or dataframe} of shape (n_samples, n_features)
+            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying; a dask
+            collection is streamed through the engine one block of rows at a time (``y`` chunked
+            alike; no early stopping, ``solver="lbfgs"``, ``sample_weight`` or
+            ``class_weight="balanced"`` then).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            A classifier's class labels of any sortable type, or a multilabel 0/1 indicator
+            matrix (a single class is fitted as sklearn fits it: one sigmoid unit trained
+            towards 0; ``predict`` returns that class). A regressor's finite real targets, one
+            column per target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; each scales its row's loss and update.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _check_settings(self, incremental):
         """Hyperparameters the constraints cannot express; returns the normalised values."""
@@ -324,6 +357,12 @@ class BaseMLP(LayerWeights, BaseEstimator):
             return X[rows], truth[rows], None if sample_weight is None else sample_weight[rows]
         return part(train_rows), part(val_rows)
 
+    def _sample_weight(self, sample_weight, X, y, task):
+        """Per-row weights as float64 (checked: one per row, non-negative), or None for all ones."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
+
     def _stratify(self, truth, task):
         """What the early-stopping split stratifies on (sklearn's rule for the task), or None."""
         return None
@@ -511,6 +550,12 @@ class BaseMLP(LayerWeights, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return getattr(self, "_flat", None) is not None
+
+    def _predict_outputs(self, X):
+        """The output layer's values for ``X`` (checked as sklearn checks it), ``(n_samples, n_outputs_)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
+        return _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
