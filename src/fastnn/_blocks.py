@@ -4,8 +4,8 @@ large for memory, streamed through the engine block by block.
 ``MLPClassifier.fit`` and ``MLPRegressor.fit`` on arrays train on one engine dataset
 (:class:`Rows`); on a dask array (or dask dataframe) they train epoch after epoch on its blocks
 of rows, one block in memory at a time (:class:`Blocks`). Both give ``epoch(train, rng,
-shuffle)``; the rest of the fit (initial weights, stopping rules, Ctrl-C, divergence) is one. Nothing here imports dask unless the
-data are dask collections already.
+shuffle)``; the rest of the fit (initial weights, stopping rules, Ctrl-C, divergence) is one.
+Nothing here imports dask unless the data are dask collections already.
 """
 
 import sys

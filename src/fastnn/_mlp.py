@@ -1,8 +1,9 @@
 """What fastnn's scikit-learn estimators share: parameters, initial state, the stochastic fit.
 
 Both estimators fit arrays in memory and dask arrays streamed block by block through the same
-code (the two training sources are ``fastnn._blocks.Rows`` and ``fastnn._blocks.Blocks``). Their weights, ``coefs_`` and ``intercepts_``, are
-views of one flat engine buffer (``fastnn._weights``).
+code (the two training sources are ``fastnn._blocks.Rows`` and ``fastnn._blocks.Blocks``).
+Their weights, ``coefs_`` and ``intercepts_``, are views of one flat engine buffer
+(``fastnn._weights``).
 
 The epoch loop is sklearn's ``_fit_stochastic`` (stopping rules, ``ConvergenceWarning``, early
 stopping's best weights) run under the rules of the training core, ``fastnn._training``.
