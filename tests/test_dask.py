@@ -1,4 +1,4 @@
-"""Grid search over fastnn.MLPClassifier on a local dask cluster of two worker processes."""
+"""fastnn on dask: grid search on a local cluster, fits streamed from dask arrays, data-parallel fits."""
 
 import concurrent.futures
 import functools
@@ -447,3 +447,159 @@ def test_a_streamed_fit_trains_the_models_activations():
     in_memory = quiet_fit(MLPClassifier(**params), X, y)
     for a, b in zip(streamed.coefs_ + streamed.intercepts_, in_memory.coefs_ + in_memory.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ the regressor on dask arrays
+
+
+def regression_problem(n=2400, m=6, chunk=500, n_targets=1, seed=0):
+    """Real targets a small network can learn, in memory and as dask arrays chunked alike."""
+    import dask.array as da
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, m))
+    y = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.tanh(X[:, 3] - X[:, 4])])[:, :n_targets]
+    y = y + 0.05 * rng.normal(size=y.shape)
+    y = y[:, 0] if n_targets == 1 else y
+    return X, y, da.from_array(X, chunks=(chunk, m)), da.from_array(y, chunks=(chunk,) + y.shape[1:])
+
+
+def assert_same_fit(a, b):
+    for x, z in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(x, z)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+    assert a.n_iter_ == b.n_iter_ and a.t_ == b.t_
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_regressor_streamed_in_order_trains_exactly_as_in_memory(dtype, n_targets):
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n_targets=n_targets)
+    params = dict(hidden_layer_sizes=(7,), max_iter=4, random_state=0, shuffle=False, dtype=dtype,
+                  learning_rate_init=0.01)
+    streamed = quiet_fit(MLPRegressor(**params), Xd, yd)
+    in_memory = quiet_fit(MLPRegressor(**params), X, y)
+    assert_same_fit(streamed, in_memory)
+    assert streamed.n_features_in_ == 6 and streamed.n_outputs_ == n_targets and streamed.n_iter_ == 4
+    assert streamed.coefs_[0].dtype == np.dtype(dtype)
+    assert streamed.predict(X).shape == y.shape
+
+
+def test_a_regressor_on_shuffled_blocks_learns_as_in_memory_and_reproducibly():
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n_targets=2)
+    params = dict(hidden_layer_sizes=(16,), max_iter=15, random_state=3, learning_rate_init=0.01)
+    streamed = quiet_fit(MLPRegressor(**params), Xd, yd)
+    again = quiet_fit(MLPRegressor(**params), Xd, yd)
+    in_memory = quiet_fit(MLPRegressor(**params), X, y)
+    np.testing.assert_array_equal(streamed.coefs_[0], again.coefs_[0])
+    assert not np.array_equal(streamed.coefs_[0], in_memory.coefs_[0])  # another order of the rows
+    assert streamed.score(X, y) > in_memory.score(X, y) - 0.03 and in_memory.score(X, y) > 0.8
+
+
+def test_a_regressor_on_a_dask_dataframe_trains_as_on_the_arrays():
+    dd = pytest.importorskip("dask.dataframe", reason="dask.dataframe needs pandas")
+    import pandas as pd
+
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n_targets=2)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]), npartitions=4)
+    targets = dd.from_pandas(pd.DataFrame(y, columns=["a", "b"]), npartitions=4)
+    one_target = dd.from_pandas(pd.Series(y[:, 0]), npartitions=4)
+    params = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0, shuffle=False)
+    assert_same_fit(quiet_fit(MLPRegressor(**params), frame, targets), quiet_fit(MLPRegressor(**params), X, y))
+    assert_same_fit(quiet_fit(MLPRegressor(**params), frame, one_target),
+                    quiet_fit(MLPRegressor(**params), X, y[:, 0]))
+
+
+def test_partial_fit_of_a_regressor_on_a_dask_array_is_one_pass_over_its_blocks():
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem()
+    streamed, in_memory = (MLPRegressor(hidden_layer_sizes=(5,), random_state=0, shuffle=False) for _ in range(2))
+    for _ in range(2):
+        streamed.partial_fit(Xd, yd)
+        in_memory.partial_fit(X, y)
+    assert_same_fit(streamed, in_memory)
+
+
+def test_bad_dask_input_to_a_regressor_is_refused_with_the_fix():
+    import dask.array as da
+
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n_targets=2)
+    y_nan = y.copy()
+    y_nan[1700, 1] = np.nan
+    cases = [
+        (dict(), da.from_array(X, chunks=(500, 3)), yd, r"X.rechunk\(\{1: -1\}\)"),
+        (dict(), Xd, da.from_array(y, chunks=(700, 2)), r"y.rechunk\(X.chunks\[0\]\)"),
+        (dict(), Xd, da.from_array(y, chunks=(500, 1)), r"y.rechunk\(\{1: -1\}\)"),
+        (dict(), Xd[Xd[:, 0] > 0], yd[Xd[:, 0] > 0], "compute_chunk_sizes"),
+        (dict(), Xd, da.from_array(y_nan, chunks=(500, 2)), "y holds NaN"),
+        (dict(), Xd, da.from_array(y[:, :, None], chunks=(500, 2, 1)), "1-D or 2-D"),
+        (dict(early_stopping=True), Xd, yd, "early_stopping"),
+        (dict(solver="lbfgs"), Xd, yd, "lbfgs"),
+    ]
+    for params, X_bad, y_bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            MLPRegressor(max_iter=1, **params).fit(X_bad, y_bad)
+    with pytest.raises(ValueError, match="sample_weight"):
+        MLPRegressor(max_iter=1).fit(Xd, yd, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="y holds NaN"):  # found in its block, before a weight of it is used
+        from fastnn._blocks import prepare_block
+
+        prepare_block(X[:3], y_nan[1699:1702], dtype=np.float64)
+
+
+def test_a_regressors_block_travels_with_its_targets():
+    import pickle
+
+    from fastnn._blocks import PreparedBlock, prepare_block
+
+    X, y, _, _ = regression_problem(n=50, n_targets=2)
+    block = PreparedBlock(X, y, functools.partial(prepare_block, dtype=np.float32))
+    again = pickle.loads(pickle.dumps(block))
+    assert again.weight_sum == block.weight_sum == 50 and again.data.labels is None
+    np.testing.assert_array_equal(again.data.targets, y.astype(np.float32))
+
+
+def test_data_parallel_training_of_a_regressor_on_a_local_cluster_learns_as_the_serial_fit():
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n=4000, chunk=1000, n_targets=2)
+    params = dict(hidden_layer_sizes=(12,), max_iter=8, random_state=0, learning_rate_init=0.01)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = quiet_fit_dask(MLPRegressor(**params), Xd, yd, client=client)
+    serial = quiet_fit(MLPRegressor(**params), X, y)
+    assert model.n_iter_ == 8 and len(model.loss_curve_) == 8 and model.n_outputs_ == 2
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.score(X, y) > serial.score(X, y) - 0.03
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_data_parallel_training_on_one_worker_in_order_is_the_serial_fit(n_targets):
+    """One worker, one average per epoch, no shuffling: the worker trains every block in order
+    from the model, and the average of one model is that model."""
+    from fastnn import MLPRegressor
+
+    X, y, Xd, yd = regression_problem(n=1500, n_targets=n_targets)
+    params = dict(hidden_layer_sizes=(6,), max_iter=3, random_state=0, shuffle=False, tol=0)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        model = quiet_fit_dask(MLPRegressor(**params), Xd, yd, client=client, blocks_per_round=None)
+    assert_same_fit(model, quiet_fit(MLPRegressor(**params), X, y))
+
+
+def test_data_parallel_training_refuses_what_is_not_a_fastnn_mlp():
+    import fastnn.dask
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    X, y, Xd, yd = regression_problem(n=100)
+    with pytest.raises(TypeError, match="MLPClassifier or a fastnn.MLPRegressor, got MLPRegressor"):
+        fastnn.dask.fit(SklearnMLPRegressor(), Xd, yd, client=object())

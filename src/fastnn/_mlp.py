@@ -1,10 +1,9 @@
-"""What fastnn's scikit-learn estimators share: initial state, the stochastic fit, weight views.
+"""What fastnn's scikit-learn estimators share: parameters, initial state, the stochastic fit.
 
-The estimators keep every layer in one flat engine buffer, layer ``l`` stored as an
-``(n_in + 1, width)`` block (``width >= n_out``, padded for the kernels) whose row 0 is the
-bias: columns ``:n_out`` of rows ``1..n_in`` are exactly sklearn's ``coefs_[l]`` and of row 0
-``intercepts_[l]``. Both attributes are therefore views of that buffer, computed on access;
-nothing is kept twice. A pickle stores the weights in the user layout, independent of padding.
+Both estimators fit arrays in memory and dask arrays streamed block by block through the same
+code (the two training sources are ``fastnn._blocks.Rows`` and ``fastnn._blocks.Blocks``).
+Their weights, ``coefs_`` and ``intercepts_``, are views of one flat engine buffer
+(``fastnn._weights``).
 
 The epoch loop is sklearn's ``_fit_stochastic`` (stopping rules, ``ConvergenceWarning``, early
 stopping's best weights) run under the rules of the training core, ``fastnn._training``.
@@ -16,16 +15,17 @@ import warnings
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from . import _engine, _optim, _training, _validation
+from . import _blocks, _engine, _optim, _training, _validation
 from ._validation import check_activations, check_dtype, check_hidden, check_weight_list
+from ._weights import LayerWeights
 
 #: The named initial weights of the estimators: sklearn's draw first (see ``sklearn_initial_weights``).
 INITS = ("sklearn", *_validation.INITS)
@@ -104,19 +104,53 @@ def _finite(value, name):
     return float(value)
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(LayerWeights, BaseEstimator):
     """The fitted state and the stochastic fit of fastnn's estimators (not used directly).
 
     Subclasses provide the data handling of their task: ``_encode_targets`` (``y`` as the
-    engine's labels or targets, and the number of outputs), ``_output()`` (the engine's output
-    layer), ``_sample_weight``, ``_stratify`` (the early-stopping split) and
+    engine's labels or targets, and the number of outputs), ``_stream_targets`` (the same for
+    a dask ``y`` streamed block by block), ``_output()`` (the engine's output layer),
+    ``_sample_weight``, ``_stratify`` (the early-stopping split) and
     ``_validation_score(outputs, y, w)``, the score that early stopping maximises.
     """
 
     #: The loss divided by this is ``loss_`` (sklearn's squared error is a mean over outputs).
     _loss_per_output = False
 
+    def _store_parameters(self, arguments):
+        """The body of each estimator's ``__init__`` (``arguments``: its ``locals()``): every
+        parameter stored as given, nothing checked (``fit`` validates). The signature itself is
+        spelled out in each estimator with its own defaults: ``get_params`` reads it there."""
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
     # ------------------------------------------------------------------ the fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y`` with its ``solver``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array or dataframe} of shape (n_samples, n_features)
+            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying; a dask
+            collection is streamed through the engine one block of rows at a time (``y`` chunked
+            alike; no early stopping, ``solver="lbfgs"``, ``sample_weight`` or
+            ``class_weight="balanced"`` then).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            A classifier's class labels of any sortable type, or a multilabel 0/1 indicator
+            matrix (a single class is fitted as sklearn fits it: one sigmoid unit trained
+            towards 0; ``predict`` returns that class). A regressor's finite real targets, one
+            column per target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; each scales its row's loss and update.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _check_settings(self, incremental):
         """Hyperparameters the constraints cannot express; returns the normalised values."""
@@ -190,7 +224,7 @@ class BaseMLP(BaseEstimator):
             self._begin(task, sizes, flat, dtype, settings)
             from ._lbfgs import fit_lbfgs
 
-            fit_lbfgs(self, Rows(X, truth, sample_weight, dtype), settings)
+            fit_lbfgs(self, _blocks.Rows(X, truth, sample_weight, dtype), settings)
             return self
         train, validation = self._split(X, truth, sample_weight, rng, task)
         self._begin(task, sizes, flat, dtype, settings)
@@ -200,13 +234,67 @@ class BaseMLP(BaseEstimator):
             self._best_flat = self._flat.copy()
         if not self.early_stopping and self.best_loss_ is None:  # ... or switched off
             self.best_loss_ = np.inf
-        self._fit_stochastic(Rows(*train, dtype), validation, rng, settings, incremental)
+        self._fit_stochastic(_blocks.Rows(*train, dtype), validation, rng, settings, incremental)
         return self
 
-    _y_numeric = False
+    _y_numeric = False  # validate_data's y_numeric: a regressor's y
+    _multi_output_blocks = False  # whether a streamed y may have several columns (a regressor's targets)
 
     def _is_dask(self, X):
-        return False
+        return _blocks.is_dask_collection(X)
+
+    def _fit_source(self, X, y, source):
+        """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
+        with _training.exclusive_fit(self):
+            self._validate_params()
+            settings = self._check_settings(incremental=False)
+            first_pass = not self.__sklearn_is_fitted__() or not self.warm_start
+            return self._fit_blocks(X, y, None, settings, first_pass, False, None, source=source)
+
+    def _fit_blocks(self, X, y, sample_weight, settings, first_pass, incremental, classes, source=None):
+        """The fit of a dask array: its blocks of rows streamed through the engine each epoch, by
+        a :class:`fastnn._blocks.Blocks` here or by ``source`` (the workers of ``fastnn.dask.fit``)."""
+        if self.early_stopping:
+            raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
+                             "set early_stopping=False (and score a validation set of your own)")
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' needs the whole data in memory and is not available on a dask array; "
+                             "use solver='sgd' or 'adam'")
+        plain = settings["optimizer"]["method"] == "sgd" and settings["optimizer"]["schedule"] == "constant"
+        if source is not None and not plain:
+            raise ValueError("a distributed fit trains with plain SGD only: set solver='sgd', momentum=0 and "
+                             "learning_rate='constant'")
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not available on a dask array; fit arrays in memory to weigh rows, "
+                             "or give a classifier class_weight as a dict")
+        X, y = _blocks.as_dask_arrays(X, y, multi_output=self._multi_output_blocks)
+        dtype = self._fit_dtype(settings, first_pass)
+        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        settings["dtype"] = dtype
+        task, prepare = self._stream_targets(y, dtype, first_pass, incremental, classes)
+        if first_pass:
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
+        rng = check_random_state(self.random_state)
+        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
+        self._begin(task, sizes, flat, dtype, settings)
+
+        target_scale = task.get("target_scale")
+        if source is None:
+            source = _blocks.Blocks(X, y, prepare, target_scale)
+        else:  # a distributed source trains on the workers, from the state they are handed
+            source.bind(self, self._flat, lambda: dict(
+                sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
+                dtype=np.dtype(dtype).name, prepare=prepare,
+                learning_rate=settings["learning_rate"], alpha=settings["alpha"],
+                batch_size=self._batch_size(source.n_samples)), target_scale)
+        self._fit_stochastic(source, None, rng, settings, incremental)
+        return self
 
     def _fit_dtype(self, settings, first_pass):
         """The precision of this fit: ``dtype`` if given, else the fitted one (a warm start or
@@ -270,6 +358,12 @@ class BaseMLP(BaseEstimator):
             return X[rows], truth[rows], None if sample_weight is None else sample_weight[rows]
         return part(train_rows), part(val_rows)
 
+    def _sample_weight(self, sample_weight, X, y, task):
+        """Per-row weights as float64 (checked: one per row, non-negative), or None for all ones."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
+
     def _stratify(self, truth, task):
         """What the early-stopping split stratifies on (sklearn's rule for the task), or None."""
         return None
@@ -328,14 +422,14 @@ class BaseMLP(BaseEstimator):
     def _fit_stochastic(self, source, validation, rng, settings, incremental):
         """sklearn's ``_fit_stochastic``: one engine pass per epoch under the training core's rules.
 
-        ``source`` is a :class:`Rows` (arrays in memory) or a ``fastnn._blocks.Blocks`` (a dask
+        ``source`` is a ``fastnn._blocks.Rows`` (arrays in memory) or a ``fastnn._blocks.Blocks`` (a dask
         array, one block in memory at a time); ``validation`` is ``(X_val, y_val, sample_weight_val)`` or None.
         """
         dtype = settings["dtype"]
         early_stopping = self.early_stopping
         if validation is not None:
             X_val, y_val, sw_val = validation
-            validation = (_engine.make_dataset(X_val, dtype, **truth_arguments(y_val),
+            validation = (_engine.make_dataset(X_val, dtype, **_blocks.truth_arguments(y_val),
                                                sample_weight=None if sw_val is None else sw_val.astype(dtype)),
                           y_val, sw_val)
         per_output = self._loss_divisor()
@@ -458,157 +552,14 @@ class BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return getattr(self, "_flat", None) is not None
 
-    # ------------------------------------------------------------------ weights in sklearn's layout
-
-    def _layer_blocks(self):
-        """Each layer's ``(n_in + 1, n_out)`` view of the engine buffer: row 0 bias, rows 1.. coef."""
-        if not self.__sklearn_is_fitted__():
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        arch = self._architecture()
-        for layer, (n_in, n_out) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
-            # the engine may pad each row of a layer beyond n_out; the padding is never shown
-            block = self._flat[arch.layer_offset(layer) : arch.layer_offset(layer + 1)].reshape(n_in + 1, -1)
-            yield block[:, :n_out]
-
-    @property
-    def coefs_(self):
-        """list of ndarray: layer ``l``'s weights, shape ``(n_in, n_out)``, views of the engine buffer.
-
-        Assignable as in sklearn: ``model.coefs_ = [...]`` or ``model.coefs_[l] = W`` writes into
-        the weights of a fitted model (same shapes). Before the first fit, ``coefs_`` and
-        ``intercepts_`` set by hand are kept as given and are the starting weights of
-        ``partial_fit`` or of a ``warm_start`` fit (a fit that starts again draws new ones).
-        """
-        if not self.__sklearn_is_fitted__() and "coefs_" in self.__dict__.get("_assigned", {}):
-            return self._assigned["coefs_"]
-        return _LayerViews("coefs_", (block[1:] for block in self._layer_blocks()))
-
-    @coefs_.setter
-    def coefs_(self, value):
-        self._assign("coefs_", value)
-
-    @property
-    def intercepts_(self):
-        """list of ndarray: layer ``l``'s biases, shape ``(n_out,)``, views of the engine buffer
-        (assignable: see ``coefs_``)."""
-        if not self.__sklearn_is_fitted__() and "intercepts_" in self.__dict__.get("_assigned", {}):
-            return self._assigned["intercepts_"]
-        return _LayerViews("intercepts_", (block[0] for block in self._layer_blocks()))
-
-    @intercepts_.setter
-    def intercepts_(self, value):
-        self._assign("intercepts_", value)
-
-    def _assign(self, name, value):
-        if not self.__sklearn_is_fitted__():  # kept as given: sklearn's tests build a model by hand
-            self.__dict__.setdefault("_assigned", {})[name] = value
-            return
-        views = getattr(self, name)
-        if not isinstance(value, (list, tuple)) or len(value) != len(views):
-            raise ValueError(f"{name} must be a list of {len(views)} arrays, one per layer, got {value!r}")
-        arrays = [views.checked(layer, array) for layer, array in enumerate(value)]  # all, before writing any
-        for view, array in zip(views, arrays):
-            view[...] = array
-
-    def _assigned_weights(self, sizes):
-        """``coefs_`` and ``intercepts_`` set by hand before the first fit, as ``(n_out, n_in + 1)``
-        matrices for the layer ``sizes`` (None unless both were set)."""
-        assigned = self.__dict__.get("_assigned", {})
-        if "coefs_" not in assigned or "intercepts_" not in assigned:
-            return None
-        coefs, intercepts = list(assigned["coefs_"]), list(assigned["intercepts_"])
-        expected = [((n_in, n_out), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        given = [(np.shape(c), np.shape(b)) for c, b in zip(coefs, intercepts)]
-        if len(coefs) != len(intercepts) or given != expected:
-            raise ValueError(f"coefs_ and intercepts_ set by hand have the shapes {given}, but the layer sizes "
-                             f"{sizes} need {expected} (coef, intercept) per layer")
-        weights = [np.column_stack([np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64).T])
-                   for c, b in zip(coefs, intercepts)]
-        if not all(np.isfinite(W).all() for W in weights):
-            raise ValueError("coefs_ and intercepts_ set by hand contain NaN or infinity")
-        return weights
-
-    def __getstate__(self):
-        # stored in the user layout, so that a pickle does not depend on the engine's padding
-        state = dict(super().__getstate__())
-        state.pop("_fit_lock", None)
-        if state.get("_flat") is not None:
-            for name in ("_flat", "_best_flat"):
-                if state.get(name) is not None:
-                    state[name] = _engine.unpack_weights(state[name], self._sizes)
-        return state
-
-    def __setstate__(self, state):
-        if isinstance(state.get("_flat"), list):
-            state = dict(state)
-            for name in ("_flat", "_best_flat"):
-                if state.get(name) is not None:
-                    state[name] = _engine.pack_weights(state[name], state["_dtype"])
-        super().__setstate__(state)
+    def _predict_outputs(self, X):
+        """The output layer's values for ``X`` (checked as sklearn checks it), ``(n_samples, n_outputs_)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
+        return _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.non_deterministic = self.n_jobs not in (None, 1)  # Hogwild! threads race by design
         return tags
-
-
-class _LayerViews(list):
-    """The list ``coefs_`` or ``intercepts_`` returns: one view per layer, and ``views[l] = W``
-    writes ``W`` into that layer's weights (replacing an item of sklearn's list does the same)."""
-
-    def __init__(self, name, views):
-        super().__init__(views)
-        self.name = name
-
-    def __setitem__(self, layer, value):
-        if not isinstance(layer, numbers.Integral):
-            raise TypeError(f"set one layer at a time: {self.name}[l] = array")
-        self[layer][...] = self.checked(layer, value)
-
-    def checked(self, layer, value):
-        """``value`` as a float64 array of layer ``layer``'s shape, finite."""
-        array = np.asarray(value, dtype=np.float64)
-        if array.shape != self[layer].shape:
-            raise ValueError(f"{self.name}[{layer}] must have the shape {self[layer].shape} (the fitted layer "
-                             f"sizes), got {array.shape}; to change the layers, fit again")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{self.name}[{layer}] contains NaN or infinity")
-        return array
-
-
-def truth_arguments(truth):
-    """``make_dataset``'s keyword for encoded ``y``: int32 class indices are ``labels=``, an
-    ``(n, K)`` float array (multilabel indicators, regression targets) ``targets=``."""
-    return {"labels": truth} if truth.ndim == 1 else {"targets": truth}
-
-
-class Rows:
-    """Training rows in memory: one engine dataset, visited in sklearn's order.
-
-    Parameters
-    ----------
-    X : ndarray or CSR matrix, as the engine reads it
-    truth : ndarray
-        Class indices of the rows (int32), or their ``(n, K)`` targets in ``dtype``.
-    sample_weight : ndarray of float64 or None
-    dtype : np.float64 or np.float32
-    """
-
-    def __init__(self, X, truth, sample_weight, dtype):
-        self.n_samples = X.shape[0]
-        self.weight_sum = float(self.n_samples if sample_weight is None else sample_weight.sum())
-        self.data = _engine.make_dataset(X, dtype, **truth_arguments(truth),
-                                         sample_weight=None if sample_weight is None else sample_weight.astype(dtype))
-        # regression targets: their root mean square sets what loss is divergence (_training.absurd_loss)
-        self.target_scale = (float(np.sqrt(np.mean(np.square(truth, dtype=np.float64))))
-                             if truth.ndim == 2 and truth.dtype.kind == "f" else None)
-        self.sample_idx = np.arange(self.n_samples, dtype=np.intp)
-
-    def epoch(self, train, rng, shuffle):
-        """``train(data, order)`` over every row; returns ``(loss_sum, weight_sum)``."""
-        if shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=rng): each epoch permutes the last order
-            permutation = np.arange(self.n_samples)
-            rng.shuffle(permutation)
-            self.sample_idx = self.sample_idx[permutation]
-        return train(self.data, self.sample_idx), self.weight_sum

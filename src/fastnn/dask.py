@@ -16,6 +16,8 @@ Example::
     from dask.distributed import Client
     client = Client(cluster)
     model = fastnn.dask.fit(fastnn.MLPClassifier(hidden_layer_sizes=(64,), max_iter=10), X, y)
+
+``fastnn.MLPRegressor`` trains the same way (``y`` one target per row, or one column per target).
 """
 
 import numpy as np
@@ -30,13 +32,16 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
 
     Parameters
     ----------
-    model : fastnn.MLPClassifier
+    model : fastnn.MLPClassifier or fastnn.MLPRegressor
         Its parameters apply (``max_iter`` epochs at most, ``learning_rate_init``, ``alpha``,
         ``batch_size``, ``shuffle``, ``random_state``, stopping rules; ``warm_start`` continues
         from its weights). Fitted in place and returned.
     X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
         Chunked along the rows only.
     y : dask array or series of shape (n_samples,), chunked as X
+        Class labels for a classifier; real targets for a regressor, which may also have the
+        shape ``(n_samples, n_targets)`` (a dask array with one chunk across the columns, or a
+        dask dataframe).
     client : dask.distributed.Client, optional
         Default: the current client (``distributed.get_client()``).
     blocks_per_round : int or None, default=1
@@ -61,9 +66,10 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
         A worker's task failed for good (an error beyond ``retries``, or ``KilledWorker``); the
         model keeps the weights of the last completed epoch, never a partial average.
     ValueError
-        A block of X holds NaN or infinity (found when the blocks are prepared, before training).
+        A block of X (or a regressor's y) holds NaN or infinity (found when the blocks are
+        prepared, before training).
     TypeError
-        ``model`` is not a ``fastnn.MLPClassifier``.
+        ``model`` is neither a ``fastnn.MLPClassifier`` nor a ``fastnn.MLPRegressor``.
 
     Notes
     -----
@@ -78,18 +84,20 @@ def fit(model, X, y, *, client=None, blocks_per_round=1, retries=1):
     """
     from distributed import futures_of, get_client
 
-    from .estimator import MLPClassifier
+    from ._mlp import BaseMLP
 
-    if not isinstance(model, MLPClassifier):
-        raise TypeError(f"fastnn.dask.fit trains a fastnn.MLPClassifier, got {type(model).__name__}")
+    if not isinstance(model, BaseMLP):
+        raise TypeError("fastnn.dask.fit trains a fastnn.MLPClassifier or a fastnn.MLPRegressor, got "
+                        f"{type(model).__name__}")
     if blocks_per_round is not None and (not isinstance(blocks_per_round, int) or blocks_per_round < 1):
         raise ValueError(f"blocks_per_round must be an integer >= 1 or None, got {blocks_per_round!r}")
     client = client or get_client()
-    X, y = _blocks.as_dask_arrays(X, y)  # refused before anything is sent to the cluster
+    # refused before anything is sent to the cluster
+    X, y = _blocks.as_dask_arrays(X, y, multi_output=model._multi_output_blocks)
     X, y = client.persist([X, y])
     _wait(client, futures_of([X, y]))
     source = _AveragedBlocks(client, X, y, blocks_per_round, retries)
-    with client.as_current():  # the estimator's own dask computations (the classes in y) run here too
+    with client.as_current():  # the estimator's own dask computations (the classes or scale of y) run here too
         return model._fit_source(X, y, source)
 
 
@@ -109,13 +117,16 @@ class _AveragedBlocks:
         self.n_samples = X.shape[0]
         x_futures = {future.key: future for future in futures_of(X)}
         y_futures = {future.key: future for future in futures_of(y)}
-        self.pairs = [(x_futures[(X.name, i, 0)], y_futures[(y.name, i)]) for i in range(X.numblocks[0])]
+        y_columns = (0,) * (y.ndim - 1)  # a regressor's y may be 2-D, in one chunk across its columns
+        self.pairs = [(x_futures[(X.name, i, 0)], y_futures[(y.name, i, *y_columns)]) for i in range(X.numblocks[0])]
         self.rows = X.chunks[0]
 
-    def bind(self, estimator, W, prepare_state):
-        """The estimator being fitted, its weights ``W`` (averaged into in place) and
-        ``prepare_state()``, the settings each worker's epoch needs; prepares the blocks."""
+    def bind(self, estimator, W, prepare_state, target_scale=None):
+        """The estimator being fitted, its weights ``W`` (averaged into in place),
+        ``prepare_state()``, the settings each worker's epoch needs, and a regressor's
+        ``target_scale`` (see :class:`fastnn._blocks.Blocks`); prepares the blocks."""
         self.estimator, self.W, self.prepare_state = estimator, W, prepare_state
+        self.target_scale = target_scale
         self.parts = self._prepare_blocks(prepare_state()["prepare"])
 
     def _prepare_blocks(self, prepare):

@@ -17,21 +17,22 @@ import functools
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _blocks, _engine, _training
+from . import _blocks
+from ._docs import with_shared_parameter_docs
 from ._mlp import MLP_CONSTRAINTS, BaseMLP
-from ._mlp import INITS, Rows, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
+from ._blocks import Rows  # noqa: F401 (public here)
+from ._mlp import INITS, _finite, _resolve_n_jobs, sklearn_initial_weights  # noqa: F401 (public here)
 
 __all__ = ["MLPClassifier"]
 
 
-
+@with_shared_parameter_docs
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier trained by fastnn's SGD engine.
 
@@ -55,31 +56,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Hidden-unit function, sklearn's names (plus ``"leaky_relu"``, slope 0.01 below 0), or
         one per hidden layer. sklearn's default is ``"relu"``; fastnn keeps the logistic units
         it has always trained.
-    solver : {"sgd", "adam", "lbfgs"}, default="sgd"
-        sklearn's solvers with sklearn's meaning: ``"sgd"`` (with ``momentum``,
-        ``nesterovs_momentum`` and the ``learning_rate`` schedule), ``"adam"`` (``beta_1``,
-        ``beta_2``, ``epsilon``), both run by the engine per sample or per mini-batch, and
-        ``"lbfgs"``, scipy's L-BFGS-B on the full-batch loss and gradient computed by the engine
-        (``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on the gradient; no
-        ``partial_fit``). sklearn's default is ``"adam"``; fastnn's stays plain SGD.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
-        as ``alpha * W``. For ``batch_size=1`` this is exactly sklearn's update. For mini-batches
-        sklearn divides the penalty by the batch's total weight, fastnn does not: the
-        objective, ``mean(J) + (alpha / 2) ||W||^2``, is then the same for every batch size.
-    batch_size : int or "auto", default=1
-        Rows per update. 1 is true per-sample SGD; ``"auto"`` is sklearn's default,
-        ``min(200, n_samples)``. A value above the number of training rows is clipped with a
-        warning, as in sklearn.
+    %(solver_alpha_batch_size)s
     learning_rate_init : float, default=0.01
         The step size, > 0 (the first one under a schedule; Adam's base rate). sklearn's
         default is 0.001, tuned for adam.
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training rows).
-    shuffle : bool, default=True
-        Visit the rows in a new random order each epoch (drawn as sklearn draws it).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the early-stopping split and the shuffling, in that order.
+    %(max_iter_shuffle_random_state)s
     tol : float, default=1e-4
         Training stops when the loss (or, with early stopping, the validation accuracy) has
         not improved by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
@@ -91,10 +72,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified for one or two classes, as in
         sklearn), stop when their accuracy stops improving and restore the best weights.
-    validation_fraction : float, default=0.1
-        Share of the rows held out for early stopping, in (0, 1).
-    n_iter_no_change : int or np.inf, default=10
-        Epochs without an improvement of ``tol`` tolerated before stopping.
+    %(validation_fraction_n_iter_no_change)s
     class_weight : dict, "balanced" or None, default=None
         Weight of each class, multiplied into the sample weights (not in sklearn's
         ``MLPClassifier``). ``"balanced"`` uses ``n_samples / (n_classes * count(class))``.
@@ -105,34 +83,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         weights ~ U(+-sqrt(6 / (fan_in + fan_out))), biases 0. A list gives one
         ``(n_out, n_in + 1)`` matrix per layer, bias in column 0 (fastnn's layout; the output
         layer has 1 row for one or two classes, else one per class).
-    dtype : {"float64", "float32"} or None, default=None
-        Precision of the weights and of the arithmetic (sums are accumulated in double).
-        ``None`` follows the training data as sklearn does: a float32 ``X`` (dense, sparse or a
-        float32 DataFrame) trains a float32 network, any other ``X`` (float64, integers, ...) a
-        float64 one; a warm start or ``partial_fit`` keeps the fitted precision. ``"float32"``
-        or ``"float64"`` forces it whatever ``X`` is (a warm start then converts the weights).
-    n_jobs : int or None, default=None
-        Threads training together on shared weights without locks (Hogwild!). ``None`` or 1
-        is serial and exactly reproducible; -1 uses every CPU.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        The step schedule of ``solver="sgd"``, sklearn's: ``"invscaling"`` sets the rate to
-        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"`` divides it
-        by 5 each time the stopping rule fires (``n_iter_no_change`` epochs without an
-        improvement of ``tol``) and stops once it is <= 1e-6.
-    power_t : float, default=0.5
-        The exponent of ``"invscaling"``, >= 0.
-    momentum : float, default=0.0
-        Momentum of ``solver="sgd"``, in [0, 1): ``v <- momentum v - lr g; W <- W + v``.
-        0 is plain SGD (sklearn's default is 0.9).
-    nesterovs_momentum : bool, default=True
-        Nesterov's momentum (``W <- W + momentum v - lr g`` with the new ``v``), as sklearn.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates, in [0, 1).
-    epsilon : float, default=1e-8
-        Adam's term added to ``sqrt(s)``, > 0.
-    max_fun : int, default=15000
-        ``solver="lbfgs"``: the most loss evaluations L-BFGS may make.
-
+    %(dtype_n_jobs_and_the_solvers_settings)s
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -208,56 +159,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  n_iter_no_change=10, class_weight=None, init="sklearn", dtype=None, n_jobs=None,
                  learning_rate="constant", power_t=0.5, momentum=0.0, nesterovs_momentum=True, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, max_fun=15000):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.class_weight = class_weight
-        self.init = init
-        self.dtype = dtype
-        self.n_jobs = n_jobs
-        self.learning_rate = learning_rate
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.max_fun = max_fun
+        self._store_parameters(locals())
 
     # ------------------------------------------------------------------ fitting
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to ``X``, ``y`` by SGD.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training rows; sparse input (CSR, CSC, COO) is trained on without densifying.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels of any sortable type, or a multilabel 0/1 indicator matrix. A single
-            class is fitted as sklearn fits it (one sigmoid unit trained towards 0; ``predict``
-            returns that class).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, not all zero; each scales its row's loss and update.
-
-        Returns
-        -------
-        self : MLPClassifier
-        """
-        return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -305,9 +209,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                              "pass a dict of class weights, or sample_weight")
         return settings
 
-    def _is_dask(self, X):
-        return _blocks.is_dask_collection(X)
-
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """``y`` as the engine takes it: class indices (int32), or for a multilabel indicator
         matrix the (n, K) 0/1 targets; and the task (classes, multilabel, output units)."""
@@ -346,64 +247,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return "multilabel"
         return "sigmoid" if self._sizes[-1] == 1 else "softmax"
 
-    def _fit_source(self, X, y, source):
-        """``fit`` on dask arrays with a given training source (``fastnn.dask.fit``'s workers)."""
-        with _training.exclusive_fit(self):
-            self._validate_params()
-            settings = self._check_settings(incremental=False)
-            first_pass = not self.__sklearn_is_fitted__() or not self.warm_start
-            return self._fit_blocks(X, y, None, settings, first_pass, False, None, source=source)
-
-    def _fit_blocks(self, X, y, sample_weight, settings, first_pass, incremental, classes, source=None):
-        """The fit of a dask array: its blocks of rows streamed through the engine each epoch."""
-        if self.early_stopping:
-            raise ValueError("early_stopping needs held-out rows in memory and is not available on a dask array; "
-                             "set early_stopping=False (and score a validation set of your own)")
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' needs the whole data in memory and is not available on a dask array; "
-                             "use solver='sgd' or 'adam'")
-        plain = settings["optimizer"]["method"] == "sgd" and settings["optimizer"]["schedule"] == "constant"
-        if source is not None and not plain:
-            raise ValueError("a distributed fit trains with plain SGD only: set solver='sgd', momentum=0 and "
-                             "learning_rate='constant'")
-        if sample_weight is not None or isinstance(self.class_weight, str):
-            raise ValueError("sample_weight and class_weight='balanced' are not available on a dask array; "
-                             "pass class_weight as a dict")
-        X, y = _blocks.as_dask_arrays(X, y)
-        if y.ndim != 1:
-            raise ValueError("multilabel y is not available on a dask array; give one label per row")
-        dtype = self._fit_dtype(settings, first_pass)
-        if isinstance(dtype, tuple):  # sklearn's rule, applied to the dask array's dtype
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-        settings["dtype"] = dtype
+    def _stream_targets(self, y, dtype, first_pass, incremental, classes):
+        """The task of a dask ``y`` (its classes, from one pass over it) and ``prepare``, which
+        turns a block of rows and labels into engine data (see ``_encode_targets``)."""
+        if isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' is not available on a dask array (it needs the class counts "
+                             "of every block); pass class_weight as a dict")
         labels = np.asarray(y.map_blocks(np.unique, dtype=y.dtype).compute())  # one pass over y
         check_classification_targets(labels)
         classes = self._check_classes(labels, first_pass, incremental, classes)
-        if first_pass:
-            self.n_features_in_ = X.shape[1]
-            self.__dict__.pop("feature_names_in_", None)
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
         task = {"classes": classes, "multilabel": False, "n_outputs": 1 if len(classes) <= 2 else len(classes)}
-        sizes = self._layer_sizes(X.shape[1], task["n_outputs"], settings, first_pass)
-        rng = check_random_state(self.random_state)
-        flat = self._initial_flat(sizes, rng, dtype, incremental, settings) if first_pass else None
-        self._begin(task, sizes, flat, dtype, settings)
-
-        class_weights = self._class_weights(classes)
-        prepare = functools.partial(_blocks.prepare_block, classes=self.classes_, class_weights=class_weights,
-                                    dtype=dtype)
-        if source is None:
-            source = _blocks.Blocks(X, y, prepare)
-        else:  # a distributed source trains on the workers, from the state they are handed
-            source.bind(self, self._flat, lambda: dict(
-                sizes=self._sizes, output=self._output_code(), activations=self._activation_codes(),
-                dtype=np.dtype(dtype).name, prepare=prepare,
-                learning_rate=settings["learning_rate"], alpha=settings["alpha"],
-                batch_size=self._batch_size(source.n_samples)))
-        self._fit_stochastic(source, None, rng, settings, incremental)
-        return self
+        return task, functools.partial(_blocks.prepare_block, classes=classes,
+                                       class_weights=self._class_weights(classes), dtype=dtype)
 
     def _check_classes(self, y, first_pass, incremental, classes):
         """``classes_`` for this fit: new on a first pass, else checked against the fitted ones."""
@@ -429,9 +284,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """Per-row weights (sample_weight times class_weight) as float64, or None for all ones."""
         classes = task["classes"]
         y = task.get("labels", y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
-                                                 copy=True)
+        sample_weight = super()._sample_weight(sample_weight, X, y, task)
         if self.class_weight is None or (isinstance(self.class_weight, dict) and not self.class_weight):
             return sample_weight
         per_class = compute_class_weight(self.class_weight, classes=classes, y=y,
@@ -483,9 +336,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             returns 2 columns, as sklearn's does: ``1 - p`` and ``p``, where ``p``, the output
             unit, was trained towards 0 (column 0 is the probability of that class).
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
-        out = _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
+        out = self._predict_outputs(X)
         if out.shape[1] == 1 and not getattr(self, "_multilabel", False):
             return np.hstack([1 - out, out])
         return out

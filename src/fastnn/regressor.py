@@ -8,20 +8,23 @@ order, so it follows ``MLPRegressor(solver="sgd", learning_rate="constant", mome
 to rounding. The output layer is the identity, the loss half the squared error.
 """
 
+import functools
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
-from . import _engine
+from . import _blocks
+from ._docs import with_shared_parameter_docs
 from ._mlp import MLP_CONSTRAINTS, BaseMLP
 
 __all__ = ["MLPRegressor"]
 
 
-
+@with_shared_parameter_docs
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor trained by fastnn's SGD engine.
 
@@ -45,61 +48,24 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         Units of each hidden layer; ``()`` is linear regression.
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"} or list, default="relu"
         Hidden-unit function (sklearn's default), or one per hidden layer.
-    solver : {"sgd", "adam", "lbfgs"}, default="sgd"
-        sklearn's solvers with sklearn's meaning: ``"sgd"`` (with ``momentum``,
-        ``nesterovs_momentum`` and the ``learning_rate`` schedule), ``"adam"`` (``beta_1``,
-        ``beta_2``, ``epsilon``), both run by the engine per sample or per mini-batch, and
-        ``"lbfgs"``, scipy's L-BFGS-B on the full-batch loss and gradient computed by the engine
-        (``max_iter`` iterations, ``max_fun`` evaluations, ``tol`` on the gradient; no
-        ``partial_fit``). sklearn's default is ``"adam"``; fastnn's stays plain SGD.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty ``(alpha / 2) * sum ||coefs_||^2``, applied in every update
-        as ``alpha * W`` (for mini-batches sklearn divides it by the batch's weight; fastnn does
-        not, as in :class:`fastnn.MLPClassifier`).
-    batch_size : int or "auto", default=1
-        Rows per update; 1 is per-sample SGD, ``"auto"`` sklearn's ``min(200, n_samples)``.
+    %(solver_alpha_batch_size)s
     learning_rate_init : float, default=0.001
         The step size, > 0 (sklearn's value; the first one under a schedule, Adam's base
         rate). Per-sample steps on unscaled targets are
         large: scale ``y`` (e.g. ``TransformedTargetRegressor``) or lower the step if a fit
         diverges.
-    max_iter : int, default=200
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the early-stopping split and the shuffling, in that order.
+    %(max_iter_shuffle_random_state)s
     tol : float, default=1e-4
     verbose : bool or int, default=False
     warm_start : bool, default=False
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their R^2 stops improving;
         the best weights are restored.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int or np.inf, default=10
+    %(validation_fraction_n_iter_no_change)s
     init : {"sklearn", "uniform", "zeros", "glorot"} or list of ndarray, default="sklearn"
         Starting weights, as in :class:`fastnn.MLPClassifier` (sklearn's bound for non-logistic
         units is ``sqrt(6 / (fan_in + fan_out))``).
-    dtype : {"float64", "float32"} or None, default=None
-        Precision of the weights and the arithmetic; None follows ``X`` as sklearn does.
-    n_jobs : int or None, default=None
-        Hogwild! threads; None or 1 is serial and reproducible.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        The step schedule of ``solver="sgd"``, sklearn's: ``"invscaling"`` sets the rate to
-        ``learning_rate_init / (t_ + 1) ** power_t`` after each epoch; ``"adaptive"`` divides it
-        by 5 each time the stopping rule fires (``n_iter_no_change`` epochs without an
-        improvement of ``tol``) and stops once it is <= 1e-6.
-    power_t : float, default=0.5
-        The exponent of ``"invscaling"``, >= 0.
-    momentum : float, default=0.0
-        Momentum of ``solver="sgd"``, in [0, 1): ``v <- momentum v - lr g; W <- W + v``.
-        0 is plain SGD (sklearn's default is 0.9).
-    nesterovs_momentum : bool, default=True
-        Nesterov's momentum (``W <- W + momentum v - lr g`` with the new ``v``), as sklearn.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates, in [0, 1).
-    epsilon : float, default=1e-8
-        Adam's term added to ``sqrt(s)``, > 0.
-    max_fun : int, default=15000
-        ``solver="lbfgs"``: the most loss evaluations L-BFGS may make.
+    %(dtype_n_jobs_and_the_solvers_settings)s
 
     Attributes
     ----------
@@ -144,6 +110,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     _loss_per_output = True  # sklearn's squared error is a mean over the targets too
     _y_numeric = True
+    _multi_output_blocks = True
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="sgd",
                  alpha=0.0001, batch_size=1, learning_rate_init=0.001, max_iter=200, shuffle=True,
@@ -151,51 +118,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  validation_fraction=0.1, n_iter_no_change=10, init="sklearn", dtype=None, n_jobs=None,
                  learning_rate="constant", power_t=0.5, momentum=0.0, nesterovs_momentum=True, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, max_fun=15000):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.init = init
-        self.dtype = dtype
-        self.n_jobs = n_jobs
-        self.learning_rate = learning_rate
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.max_fun = max_fun
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to ``X``, ``y`` by SGD.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Finite real targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, not all zero; each scales its row's loss and update.
-
-        Returns
-        -------
-        self : MLPRegressor
-        """
-        return self._fit(X, y, sample_weight, incremental=False)
+        self._store_parameters(locals())
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -217,22 +140,25 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        with np.errstate(over="ignore"):
-            targets = np.ascontiguousarray(np.reshape(y, (y.shape[0], -1)), dtype=dtype)
-        if not np.isfinite(targets).all():
-            raise ValueError(f"y holds a value too large for {np.dtype(dtype).name}; scale the targets")
+        targets = _blocks.float_targets(y, dtype)
         return targets, {"n_outputs": targets.shape[1]}
+
+    def _stream_targets(self, y, dtype, first_pass, incremental, classes):
+        """The task of a dask ``y`` (its outputs, and the root mean square of its targets from one
+        pass over it) and ``prepare``, which turns a block of rows and targets into engine data."""
+        # as for rows in memory (fastnn._blocks.Rows), the scale of the targets sets what loss is divergence
+        target_scale = float(np.sqrt((y.astype(dtype).astype(np.float64) ** 2).mean().compute()))
+        if not np.isfinite(target_scale):
+            raise ValueError(f"y holds NaN, infinity or a value too large for {np.dtype(dtype).name}; give finite "
+                             "targets (scale them if they are large)")
+        task = {"n_outputs": 1 if y.ndim == 1 else y.shape[1], "target_scale": target_scale}
+        return task, functools.partial(_blocks.prepare_block, dtype=dtype)
 
     def _set_task(self, task):
         pass
 
     def _output(self):
         return "identity"
-
-    def _sample_weight(self, sample_weight, X, y, task):
-        if sample_weight is None:
-            return None
-        return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True)
 
     def _validation_score(self, outputs, targets, sample_weight):
         """R^2 of the held-out rows, as sklearn's early stopping scores them."""
@@ -249,7 +175,5 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         ndarray of shape (n_samples,) for one target, else (n_samples, n_targets)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtype, order="C", reset=False)
-        out = _engine.predict_outputs(self._architecture(), self._flat, _engine.make_dataset(X, self._dtype))
+        out = self._predict_outputs(X)
         return out[:, 0] if out.shape[1] == 1 else out
