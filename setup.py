@@ -82,7 +82,7 @@ extensions = [
         libraries=["m"],
         depends=["csrc/fnn.h", "csrc/fnn_build.h", "csrc/fnn_simd.inc", "csrc/fnn_activate.inc", "csrc/fnn_pass.inc",
                  "csrc/fnn_sample.inc", "csrc/fnn_batch.inc", "csrc/fnn_optim.inc", "csrc/fnn_optim_batch.inc",
-                 "src/fastnn/_core.pxd", "src/fastnn/_core_optim.pxi"],
+                 "src/fastnn/_core.pxd", "src/fastnn/_core_structs.pxi", "src/fastnn/_core_optim.pxi"],
     )
 ]
 
