@@ -80,9 +80,9 @@ extensions = [
         sources=["src/fastnn/_core.pyx", "csrc/fnn.c", "csrc/fnn_f64.c", "csrc/fnn_f32.c"],
         include_dirs=["csrc"],  # the bridge uses no NumPy C API: NumPy is no build requirement
         libraries=["m"],
-        depends=["csrc/fnn.h", "csrc/fnn_build.h", "csrc/fnn_simd.inc", "csrc/fnn_pass.inc", "csrc/fnn_sample.inc",
-                 "csrc/fnn_batch.inc", "csrc/fnn_optim.inc", "csrc/fnn_optim_batch.inc", "src/fastnn/_core.pxd",
-                 "src/fastnn/_core_optim.pxi"],
+        depends=["csrc/fnn.h", "csrc/fnn_build.h", "csrc/fnn_simd.inc", "csrc/fnn_activate.inc", "csrc/fnn_pass.inc",
+                 "csrc/fnn_sample.inc", "csrc/fnn_batch.inc", "csrc/fnn_optim.inc", "csrc/fnn_optim_batch.inc",
+                 "src/fastnn/_core.pxd", "src/fastnn/_core_structs.pxi", "src/fastnn/_core_optim.pxi"],
     )
 ]
 

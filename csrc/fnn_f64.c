@@ -9,6 +9,7 @@
 #define LANES 4 /* FNN_VECTOR_BYTES / sizeof(T), for the preprocessor */
 #define LANE_INDEX int64_t
 #include "fnn_simd.inc"
+#include "fnn_activate.inc"
 #include "fnn_pass.inc"
 #include "fnn_sample.inc"
 #include "fnn_batch.inc"

@@ -76,23 +76,18 @@ def load_blas():
     dgemm = double_  # last: a non-NULL dgemm means both are there
 
 
-cdef void _gemm_f64(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, double alpha,
-                    const double *A, fnn_index lda, const double *B, fnn_index ldb, double beta,
-                    double *C, fnn_index ldc) noexcept nogil:
+cdef void _gemm(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, floating alpha,
+                const floating *A, fnn_index lda, const floating *B, fnn_index ldb, floating beta,
+                floating *C, fnn_index ldc) noexcept nogil:
+    """The engine's ``fnn_gemm_f64`` (``_gemm[double]``) and ``fnn_gemm_f32`` (``_gemm[float]``)."""
     # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     cdef int m_ = <int>m, n_ = <int>n, k_ = <int>k, lda_ = <int>lda, ldb_ = <int>ldb, ldc_ = <int>ldc
-    dgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <double *>B, &ldb_, <double *>A, &lda_, &beta, C, &ldc_)
-
-
-cdef void _gemm_f32(int trans_a, int trans_b, fnn_index m, fnn_index n, fnn_index k, float alpha,
-                    const float *A, fnn_index lda, const float *B, fnn_index ldb, float beta,
-                    float *C, fnn_index ldc) noexcept nogil:
-    cdef char ta = b'T' if trans_a else b'N'
-    cdef char tb = b'T' if trans_b else b'N'
-    cdef int m_ = <int>m, n_ = <int>n, k_ = <int>k, lda_ = <int>lda, ldb_ = <int>ldb, ldc_ = <int>ldc
-    sgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <float *>B, &ldb_, <float *>A, &lda_, &beta, C, &ldc_)
+    if floating is double:
+        dgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <double *>B, &ldb_, <double *>A, &lda_, &beta, C, &ldc_)
+    else:
+        sgemm(&tb, &ta, &n_, &m_, &k_, &alpha, <float *>B, &ldb_, <float *>A, &lda_, &beta, C, &ldc_)
 
 
 cdef int _raise_for_status(int status) except -1:
@@ -137,258 +132,7 @@ def ensure_aligned(array):
     return array if array.ctypes.data % ALIGNMENT == 0 else aligned_copy(array)
 
 
-cdef fnn_index _pad_units(dtype) except -1:
-    dtype = np.dtype(dtype)
-    if dtype == np.float64:
-        return FNN_PAD_UNITS_F64
-    if dtype == np.float32:
-        return FNN_PAD_UNITS_F32
-    raise TypeError(f"the engine computes in float32 or float64, not {dtype}")
-
-
-def padded_width(Py_ssize_t n_out, dtype):
-    """Columns a layer of ``n_out`` units occupies in the engine's weight buffer (zero padded).
-
-    Parameters
-    ----------
-    n_out : int
-    dtype : float64 or float32
-        The padding is one 32-byte vector: 4 float64 or 8 float32 columns.
-    """
-    if n_out < 1:
-        raise ValueError("a layer needs at least one unit")
-    cdef fnn_net net
-    net.pad_units = _pad_units(dtype)
-    return fnn_padded_width(&net, n_out)
-
-
-cdef class Architecture:
-    """Layer sizes, hidden activations and output type, as the engine sees them, with the weight
-    layout computed once (``fnn_layout``) for every call that uses the architecture.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, all >= 1.
-    output : {OUTPUT_SOFTMAX, OUTPUT_SIGMOID, OUTPUT_MULTILABEL, OUTPUT_IDENTITY}
-        Softmax over ``sizes[-1] >= 2`` classes, one sigmoid unit (``sizes[-1] == 1``), or
-        ``sizes[-1]`` independent sigmoids or identity units.
-    dtype : float64 or float32, default=float64
-        The weights' type, which sets the padding of the layout (see :func:`padded_width`).
-    activations : sequence of int or None, default=None
-        One ``ACTIVATION_*`` code per hidden layer (``len(sizes) - 2``); None: all logistic.
-    """
-    cdef fnn_net net
-    cdef readonly object sizes, dtype, activations, widths, offsets
-
-    def __cinit__(self, sizes, int output, dtype=np.float64, activations=None):
-        self.dtype = np.dtype(dtype)
-        self.net.pad_units = _pad_units(self.dtype)
-        self.sizes = np.ascontiguousarray(sizes, dtype=np.intp)
-        if self.sizes.ndim != 1 or self.sizes.shape[0] < 2:
-            raise ValueError("sizes must list at least the input and the output layer")
-        # the engine's index arithmetic (fnn_index) must not overflow: check in Python integers
-        listed = self.sizes.tolist()
-        unit = self.net.pad_units
-        weights = sum((a + 1) * (-(-b // unit) * unit) for a, b in zip(listed, listed[1:]))  # padded layout
-        if min(self.sizes) < 1 or weights > (1 << 57):  # 2^57 weights: 1 EiB of float64
-            raise ValueError(f"layer sizes {self.sizes.tolist()} are not positive or too large for the engine")
-        cdef const fnn_index[::1] view = self.sizes
-        self.net.n_layers = <int>(view.shape[0] - 1)
-        self.net.sizes = &view[0]
-        self.net.output = output
-        n_hidden = view.shape[0] - 2
-        if activations is None:
-            activations = [FNN_ACTIVATION_LOGISTIC] * n_hidden
-        self.activations = np.ascontiguousarray(activations, dtype=np.intc)
-        if self.activations.shape != (n_hidden,):
-            raise ValueError(f"{self.activations.size} activations for {n_hidden} hidden layers")
-        cdef const int[::1] activation_view = self.activations
-        self.net.activation = &activation_view[0] if n_hidden else NULL
-        self.widths = np.zeros(view.shape[0], dtype=np.intp)
-        self.offsets = np.zeros(view.shape[0], dtype=np.intp)
-        cdef fnn_index[::1] widths = self.widths
-        cdef fnn_index[::1] offsets = self.offsets
-        status = fnn_layout(&self.net, &widths[0], &offsets[0])
-        if status == FNN_ERROR_SIZE or fnn_weight_count(&self.net) < 0 or fnn_work_size(&self.net) < 0:
-            raise ValueError(f"layer sizes {self.sizes.tolist()} are too large for the engine")
-        _raise_for_status(status)
-
-    @property
-    def output(self):
-        """The output type (an ``OUTPUT_*`` code)."""
-        return self.net.output
-
-    @property
-    def n_weights(self):
-        """Number of elements of the flat weight buffer."""
-        return fnn_weight_count(&self.net)
-
-    def layer_offset(self, int layer):
-        """Offset of ``layer`` in the flat weight buffer (``layer == n_layers`` gives the total)."""
-        if layer < 0 or layer > self.net.n_layers:
-            raise IndexError(f"layer {layer} out of range")
-        return fnn_layer_offset(&self.net, layer)
-
-
-def work_size(Architecture arch):
-    """Elements of the scratch buffer of the per-sample functions (``fnn_work_size``).
-
-    Raises
-    ------
-    ValueError
-        The count does not fit in the engine's index range.
-    """
-    cdef fnn_index size = fnn_work_size(&arch.net)
-    if size < 0:
-        raise ValueError(f"layer sizes {arch.sizes.tolist()} are too large for the engine")
-    return size
-
-
-def batch_work_size(Architecture arch, batch_size, n_rows, bint sparse_input):
-    """Elements of the scratch buffer of a batched call over ``n_rows`` rows in batches of ``batch_size``.
-
-    A batch larger than the rows the call visits is those rows: the buffer is sized for
-    ``min(batch_size, n_rows)`` rows (``fnn_batch_work_size``); CSR input needs no room for
-    gathered input rows, so its buffer grows with the hidden and output layers only.
-
-    Parameters
-    ----------
-    arch : Architecture
-    batch_size, n_rows : int
-        Any non-negative Python integers (``batch_size >= 1``).
-    sparse_input : bool
-
-    Raises
-    ------
-    ValueError
-        ``batch_size < 1``, or the buffer would not fit in memory addresses (its size in bytes
-        exceeds the index range); the message says which batch size was asked for.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    rows = min(batch_size, max(n_rows, 1))
-    itemsize = arch.dtype.itemsize
-    cdef fnn_index size = -1
-    if rows <= sys.maxsize:  # fnn_index is Py_ssize_t
-        size = fnn_batch_work_size(&arch.net, <fnn_index>rows, sparse_input)
-    if size < 0 or size > sys.maxsize // itemsize:
-        raise ValueError(f"batches of {rows} rows of layer sizes {arch.sizes.tolist()} need a work buffer "
-                         "larger than the address space; use a smaller batch_size")
-    return size
-
-
-cdef class Dataset:
-    """Rows for the engine: dense row-major or CSR, with optional labels and sample weights.
-
-    Parameters
-    ----------
-    values : ndarray of float32 or float64, 1-D, C-contiguous
-        Dense: the ``(n_rows, n_features)`` matrix raveled. CSR: the stored entries.
-    n_rows, n_features : int
-    indptr, indices : ndarray of intp or None
-        CSR structure (both or neither).
-    labels : ndarray of int32, shape (n_rows,), or None
-    sample_weight : ndarray, shape (n_rows,), same dtype as ``values``, or None
-    """
-    cdef fnn_data_f64 c64
-    cdef fnn_data_f32 c32
-    cdef readonly object values, indptr, indices, labels, targets, sample_weight, dtype
-    cdef readonly Py_ssize_t n_rows, n_features
-
-    def __cinit__(self, values, Py_ssize_t n_rows, Py_ssize_t n_features, indptr=None,
-                  indices=None, labels=None, sample_weight=None, targets=None):
-        if n_rows < 1 or n_features < 1:
-            raise ValueError(f"a dataset needs at least one row and one feature, got ({n_rows}, {n_features})")
-        # the kernels load whole numbers: an array whose data are not aligned to its type (a view
-        # into a byte buffer at an odd offset, say) is copied once, here
-        values, indptr, indices, labels, sample_weight, targets = [
-            None if array is None else np.require(array, requirements="A")
-            for array in (values, indptr, indices, labels, sample_weight, targets)
-        ]
-        if targets is not None and (targets.ndim != 2 or targets.shape[0] != n_rows
-                                    or not targets.flags.c_contiguous or targets.dtype != values.dtype):
-            raise ValueError(f"targets must be a C-contiguous ({n_rows}, K) array of the values' dtype")
-        self.values, self.indptr, self.indices = values, indptr, indices
-        self.labels, self.sample_weight, self.targets = labels, sample_weight, targets
-        self.n_rows, self.n_features = n_rows, n_features
-        self.dtype = values.dtype
-        if self.dtype == np.float64:
-            self._fill_f64()
-        elif self.dtype == np.float32:
-            self._fill_f32()
-        else:
-            raise TypeError(f"values must be float32 or float64, got {self.dtype}")
-
-    cdef int _fill_structure(self, const fnn_index **indptr, const fnn_index **indices,
-                             const int32_t **labels, Py_ssize_t n_values) except -1:
-        cdef const fnn_index[::1] indptr_view
-        cdef const fnn_index[::1] indices_view
-        cdef const int32_t[::1] label_view
-        if (self.indptr is None) != (self.indices is None):
-            raise ValueError("CSR data needs both indptr and indices")
-        cdef Py_ssize_t r
-        if self.indptr is None:
-            if n_values != <object>self.n_rows * <object>self.n_features:  # in Python integers: no wrap
-                raise ValueError(f"dense values hold {n_values} numbers, expected {self.n_rows} x {self.n_features}")
-            indptr[0] = NULL
-            indices[0] = NULL
-        else:
-            indptr_view = self.indptr
-            indices_view = self.indices
-            if indptr_view.shape[0] != self.n_rows + 1:
-                raise ValueError("indptr must have n_rows + 1 entries")
-            if indptr_view[0] != 0 or indptr_view[self.n_rows] != n_values \
-                    or indices_view.shape[0] != n_values:
-                raise ValueError("indptr, indices and values of the CSR data disagree")
-            for r in range(self.n_rows):
-                if indptr_view[r + 1] < indptr_view[r]:
-                    raise ValueError("indptr of the CSR data must not decrease")
-            indptr[0] = &indptr_view[0]
-            indices[0] = &indices_view[0] if n_values else NULL
-        labels[0] = NULL
-        if self.labels is not None:
-            label_view = self.labels
-            if label_view.shape[0] != self.n_rows:
-                raise ValueError(f"{label_view.shape[0]} labels for {self.n_rows} rows")
-            labels[0] = &label_view[0]
-        return 0
-
-    cdef _fill_f64(self):
-        cdef const double[::1] values = self.values
-        cdef const double[::1] weights
-        cdef const double[:, ::1] targets
-        self._fill_structure(&self.c64.indptr, &self.c64.indices, &self.c64.labels, values.shape[0])
-        self.c64.targets = NULL
-        if self.targets is not None and self.targets.size:
-            targets = self.targets
-            self.c64.targets = &targets[0, 0]
-        self.c64.values = &values[0] if values.shape[0] else NULL
-        self.c64.n_rows, self.c64.n_features = self.n_rows, self.n_features
-        self.c64.sample_weight = NULL
-        if self.sample_weight is not None:
-            weights = self.sample_weight
-            if weights.shape[0] != self.n_rows:
-                raise ValueError("sample_weight must have one entry per row")
-            self.c64.sample_weight = &weights[0]
-
-    cdef _fill_f32(self):
-        cdef const float[::1] values = self.values
-        cdef const float[::1] weights
-        cdef const float[:, ::1] targets
-        self._fill_structure(&self.c32.indptr, &self.c32.indices, &self.c32.labels, values.shape[0])
-        self.c32.targets = NULL
-        if self.targets is not None and self.targets.size:
-            targets = self.targets
-            self.c32.targets = &targets[0, 0]
-        self.c32.values = &values[0] if values.shape[0] else NULL
-        self.c32.n_rows, self.c32.n_features = self.n_rows, self.n_features
-        self.c32.sample_weight = NULL
-        if self.sample_weight is not None:
-            weights = self.sample_weight
-            if weights.shape[0] != self.n_rows:
-                raise ValueError("sample_weight must have one entry per row")
-            self.c32.sample_weight = &weights[0]
+include "_core_structs.pxi"
 
 
 cdef int _check_call(Architecture arch, Py_ssize_t n_weights, Dataset data, object dtype) except -1:
@@ -443,6 +187,19 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     sgd.learning_rate = learning_rate
     sgd.l2 = l2
     cdef floating[::1] work = aligned_zeros(work_size(arch), np.float64 if floating is double else np.float32)
+    return _chunked_pass(arch, W, NULL, data, order, &sgd, NULL, False, max(chunk, 1), work, stop, shared, snapshot)
+
+
+cdef double _chunked_pass(Architecture arch, floating[::1] W, floating *state, Dataset data,
+                          const fnn_index[::1] order, fnn_sgd *sgd, fnn_optimizer *opt, bint batched,
+                          Py_ssize_t step, floating[::1] work, stop, shared, snapshot) except? -1:
+    """The loop of the training passes: ``order`` goes to the engine ``step`` entries at a time.
+
+    The entry point: ``fnn_sgd_epoch`` (``opt`` NULL) or ``fnn_optim_epoch``, their
+    ``_minibatch_`` forms if ``batched``. The GIL is released for each chunk and signals are
+    checked after it; ``stop`` and the publication to ``shared`` work as :func:`sgd_epoch` says.
+    Returns the loss sum; ``opt.t`` counts on in place.
+    """
     cdef floating[::1] shared_view, snapshot_view
     cdef bint publish = _publication(W, shared, snapshot)
     if publish:
@@ -451,18 +208,37 @@ def sgd_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_index[
     cdef Py_ssize_t start = 0, end, n_order = order.shape[0]
     cdef int status = FNN_OK
     cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
-    chunk = max(chunk, 1)
     while start < n_order:
         if stop_flag[0]:
             break
-        end = min(start + chunk, n_order)
+        end = min(start + step, n_order)
         with nogil:
             if floating is double:
-                status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start],
-                                           end - start, &sgd, &work[0], &loss_sum)
+                if opt is NULL and batched:
+                    status = fnn_minibatch_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start,
+                                                     sgd, _gemm[double], &work[0], &loss_sum)
+                elif opt is NULL:
+                    status = fnn_sgd_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start, sgd,
+                                               &work[0], &loss_sum)
+                elif batched:
+                    status = fnn_optim_minibatch_epoch_f64(&arch.net, &W[0], state, &data.c64, &order[start],
+                                                           end - start, sgd, opt, _gemm[double], &work[0], &loss_sum)
+                else:
+                    status = fnn_optim_epoch_f64(&arch.net, &W[0], state, &data.c64, &order[start], end - start,
+                                                 sgd, opt, &work[0], &loss_sum)
             else:
-                status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start],
-                                           end - start, &sgd, &work[0], &loss_sum)
+                if opt is NULL and batched:
+                    status = fnn_minibatch_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start,
+                                                     sgd, _gemm[float], &work[0], &loss_sum)
+                elif opt is NULL:
+                    status = fnn_sgd_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start, sgd,
+                                               &work[0], &loss_sum)
+                elif batched:
+                    status = fnn_optim_minibatch_epoch_f32(&arch.net, &W[0], state, &data.c32, &order[start],
+                                                           end - start, sgd, opt, _gemm[float], &work[0], &loss_sum)
+                else:
+                    status = fnn_optim_epoch_f32(&arch.net, &W[0], state, &data.c32, &order[start], end - start,
+                                                 sgd, opt, &work[0], &loss_sum)
             if publish and status == FNN_OK:
                 _publish(shared_view, W, snapshot_view)
         _raise_for_status(status)
@@ -516,32 +292,8 @@ def minibatch_epoch(Architecture arch, floating[::1] W, Dataset data, const fnn_
     cdef fnn_sgd sgd
     sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
     cdef floating[::1] work = aligned_zeros(work_elements, dtype)
-    cdef floating[::1] shared_view, snapshot_view
-    cdef bint publish = _publication(W, shared, snapshot)
-    if publish:
-        shared_view, snapshot_view = shared, snapshot
-    cdef double loss_sum = 0.0
-    cdef Py_ssize_t start = 0, end
-    cdef Py_ssize_t step = max(1, chunk // batch_size) * batch_size
-    cdef int status = FNN_OK
-    cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
-    while start < n_order:
-        if stop_flag[0]:
-            break
-        end = min(start + step, n_order)
-        with nogil:
-            if floating is double:
-                status = fnn_minibatch_epoch_f64(&arch.net, &W[0], &data.c64, &order[start], end - start,
-                                                 &sgd, _gemm_f64, &work[0], &loss_sum)
-            else:
-                status = fnn_minibatch_epoch_f32(&arch.net, &W[0], &data.c32, &order[start], end - start,
-                                                 &sgd, _gemm_f32, &work[0], &loss_sum)
-            if publish and status == FNN_OK:
-                _publish(shared_view, W, snapshot_view)
-        _raise_for_status(status)
-        PyErr_CheckSignals()
-        start = end
-    return loss_sum
+    return _chunked_pass(arch, W, NULL, data, order, &sgd, NULL, True, max(1, chunk // batch_size) * batch_size,
+                         work, stop, shared, snapshot)
 
 
 def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py_ssize_t batch_size):
@@ -571,11 +323,11 @@ def _forward_all(Architecture arch, const floating[::1] W, Dataset data, out, Py
         with nogil:
             if floating is double:
                 status = fnn_predict_batched_f64(&arch.net, &W[0], &data.c64, first, count, batch_size,
-                                                 _gemm_f64, out_ptr + first * K if out_ptr else NULL,
+                                                 _gemm[double], out_ptr + first * K if out_ptr else NULL,
                                                  &work[0], &total)
             else:
                 status = fnn_predict_batched_f32(&arch.net, &W[0], &data.c32, first, count, batch_size,
-                                                 _gemm_f32, out_ptr + first * K if out_ptr else NULL,
+                                                 _gemm[float], out_ptr + first * K if out_ptr else NULL,
                                                  &work[0], &total)
         _raise_for_status(status)
         PyErr_CheckSignals()

@@ -71,39 +71,8 @@ def optim_epoch(Architecture arch, floating[::1] W, floating[::1] state, Dataset
     sgd.learning_rate, sgd.l2, sgd.batch_size = learning_rate, l2, batch_size
     cdef floating[::1] work = aligned_zeros(size, dtype)
     cdef floating *state_ptr = &state[0] if state.shape[0] else NULL
-    cdef floating[::1] shared_view, snapshot_view
-    cdef bint publish = _publication(W, shared, snapshot)
-    if publish:
-        shared_view, snapshot_view = shared, snapshot
-    cdef double loss_sum = 0.0
-    cdef Py_ssize_t start = 0, end
-    cdef Py_ssize_t step = max(1, max(chunk, 1) // batch_size) * batch_size
-    cdef int status = FNN_OK
-    cdef const signed char[::1] stop_flag = stop if stop is not None else np.zeros(1, np.int8)
-    while start < n_order:
-        if stop_flag[0]:
-            break
-        end = min(start + step, n_order)
-        with nogil:
-            if floating is double:
-                if batched:
-                    status = fnn_optim_minibatch_epoch_f64(&arch.net, &W[0], state_ptr, &data.c64, &order[start],
-                                                           end - start, &sgd, &opt, _gemm_f64, &work[0], &loss_sum)
-                else:
-                    status = fnn_optim_epoch_f64(&arch.net, &W[0], state_ptr, &data.c64, &order[start], end - start,
-                                                 &sgd, &opt, &work[0], &loss_sum)
-            else:
-                if batched:
-                    status = fnn_optim_minibatch_epoch_f32(&arch.net, &W[0], state_ptr, &data.c32, &order[start],
-                                                           end - start, &sgd, &opt, _gemm_f32, &work[0], &loss_sum)
-                else:
-                    status = fnn_optim_epoch_f32(&arch.net, &W[0], state_ptr, &data.c32, &order[start], end - start,
-                                                 &sgd, &opt, &work[0], &loss_sum)
-            if publish and status == FNN_OK:
-                _publish(shared_view, W, snapshot_view)
-        _raise_for_status(status)
-        PyErr_CheckSignals()
-        start = end
+    loss_sum = _chunked_pass(arch, W, state_ptr, data, order, &sgd, &opt, batched,
+                             max(1, max(chunk, 1) // batch_size) * batch_size, work, stop, shared, snapshot)
     return loss_sum, opt.t
 
 
@@ -139,10 +108,10 @@ def gradient_sum(Architecture arch, const floating[::1] W, Dataset data, Py_ssiz
         count = min(chunk, data.n_rows - first)
         with nogil:
             if floating is double:
-                status = fnn_gradient_batched_f64(&arch.net, &W[0], &data.c64, first, count, batch_size, _gemm_f64,
+                status = fnn_gradient_batched_f64(&arch.net, &W[0], &data.c64, first, count, batch_size, _gemm[double],
                                                   &grad_view[0], &work[0], &total)
             else:
-                status = fnn_gradient_batched_f32(&arch.net, &W[0], &data.c32, first, count, batch_size, _gemm_f32,
+                status = fnn_gradient_batched_f32(&arch.net, &W[0], &data.c32, first, count, batch_size, _gemm[float],
                                                   &grad_view[0], &work[0], &total)
         _raise_for_status(status)
         PyErr_CheckSignals()

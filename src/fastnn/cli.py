@@ -307,14 +307,17 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add_common(sub):
-        sub.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    def command(name, summary, description, epilog):
+        """A subcommand's parser; ``--debug`` and its ``run`` name are added after its own options."""
+        return commands.add_parser(name, help=summary, description=description, epilog=epilog,
+                                   formatter_class=formatter)
+
+    def add_model(sub):
+        sub.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
 
     # ---- train
-    train = commands.add_parser(
-        "train", help="train a network and save it with its metrics and plots",
-        description="Train a network by SGD and save the model, its metrics and plots.",
-        epilog=TRAIN_EPILOG, formatter_class=formatter)
+    train = command("train", "train a network and save it with its metrics and plots",
+                    "Train a network by SGD and save the model, its metrics and plots.", TRAIN_EPILOG)
     train.add_argument("data", nargs="?", metavar="DATA", help="training data (.csv or .npz); default: digits")
     train.add_argument("--dataset", choices=["digits"], help="a bundled data set instead of DATA")
     train.add_argument("--task", choices=TASKS, default="classification",
@@ -368,15 +371,11 @@ def build_parser():
                        help="draw the first layer's weights as HxW images, e.g. 16x8")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="no progress bar or summary; print only the output folder")
-    add_common(train)
-    train.set_defaults(run="train")
 
     # ---- predict
-    predict = commands.add_parser(
-        "predict", help="predict labels, probabilities or values with a saved model",
-        description="Predict the label (or class probabilities) of each sample.",
-        epilog=PREDICT_EPILOG, formatter_class=formatter)
-    predict.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
+    predict = command("predict", "predict labels, probabilities or values with a saved model",
+                      "Predict the label (or class probabilities) of each sample.", PREDICT_EPILOG)
+    add_model(predict)
     predict.add_argument("data", metavar="DATA", help="samples (.csv or .npz)")
     predict.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     predict.add_argument("--proba", action="store_true",
@@ -384,45 +383,37 @@ def build_parser():
     predict.add_argument("--no-labels", action="store_true",
                          help="DATA has no label column: every CSV column is a feature")
     predict.add_argument("--header", action="store_true", help="DATA's first line is a header: skip it")
-    add_common(predict)
-    predict.set_defaults(run="predict")
 
     # ---- evaluate
-    evaluate = commands.add_parser(
-        "evaluate", help="error rate, cross-entropy and confusion matrix (regression: RMSE, MAE, R2)",
-        description="Evaluate a saved model on labelled data.",
-        epilog=EVALUATE_EPILOG, formatter_class=formatter)
-    evaluate.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
+    evaluate = command("evaluate", "error rate, cross-entropy and confusion matrix (regression: RMSE, MAE, R2)",
+                       "Evaluate a saved model on labelled data.", EVALUATE_EPILOG)
+    add_model(evaluate)
     evaluate.add_argument("data", metavar="DATA", help="labelled samples (.csv or .npz)")
     evaluate.add_argument("--header", action="store_true", help="DATA's first line is a header: skip it")
-    add_common(evaluate)
-    evaluate.set_defaults(run="evaluate")
 
     # ---- neuralnet
-    neuralnet = commands.add_parser(
-        "neuralnet", help="the course handout's neuralnet program (exact output format)",
-        description="Train one hidden layer by SGD and write labels and metrics as the handout specifies.",
-        epilog=NEURALNET_EPILOG, formatter_class=formatter)
-    neuralnet.add_argument("train_input", metavar="TRAIN_INPUT", help="training CSV")
-    neuralnet.add_argument("validation_input", metavar="VALIDATION_INPUT", help="validation CSV")
-    neuralnet.add_argument("train_out", metavar="TRAIN_OUT", help="predicted training labels (written)")
-    neuralnet.add_argument("validation_out", metavar="VALIDATION_OUT", help="predicted validation labels (written)")
-    neuralnet.add_argument("metrics_out", metavar="METRICS_OUT", help="losses and error rates (written)")
-    neuralnet.add_argument("num_epoch", metavar="NUM_EPOCH", type=_positive_int, help="epochs")
-    neuralnet.add_argument("hidden_units", metavar="HIDDEN_UNITS", type=_positive_int, help="hidden units")
-    neuralnet.add_argument("init_flag", metavar="INIT_FLAG", type=_init_flag,
-                           help="1: random uniform U(-0.1, 0.1), 2: zeros")
-    neuralnet.add_argument("learning_rate", metavar="LEARNING_RATE", type=_positive_float, help="SGD step")
+    neuralnet = command("neuralnet", "the course handout's neuralnet program (exact output format)",
+                        "Train one hidden layer by SGD and write labels and metrics as the handout specifies.",
+                        NEURALNET_EPILOG)
+    # the handout's positional arguments, in its order: name (metavar in capitals), type, help
+    for name, kind, text in [
+        ("train_input", None, "training CSV"),
+        ("validation_input", None, "validation CSV"),
+        ("train_out", None, "predicted training labels (written)"),
+        ("validation_out", None, "predicted validation labels (written)"),
+        ("metrics_out", None, "losses and error rates (written)"),
+        ("num_epoch", _positive_int, "epochs"),
+        ("hidden_units", _positive_int, "hidden units"),
+        ("init_flag", _init_flag, "1: random uniform U(-0.1, 0.1), 2: zeros"),
+        ("learning_rate", _positive_float, "SGD step"),
+    ]:
+        neuralnet.add_argument(name, metavar=name.upper(), type=kind, help=text)
     neuralnet.add_argument("--seed", type=_seed, default=NEURALNET_SEED,
                            help="seed of the INIT_FLAG 1 weights (default: %(default)s)")
-    add_common(neuralnet)
-    neuralnet.set_defaults(run="neuralnet")
 
     # ---- gradcheck
-    gradcheck = commands.add_parser(
-        "gradcheck", help="check the engine's gradients against finite differences",
-        description="Check backpropagation against centered finite differences.",
-        epilog=GRADCHECK_EPILOG, formatter_class=formatter)
+    gradcheck = command("gradcheck", "check the engine's gradients against finite differences",
+                        "Check backpropagation against centered finite differences.", GRADCHECK_EPILOG)
     gradcheck.add_argument("--hidden", nargs="*", type=_layer_size, default=None, metavar="N",
                            help="hidden layer sizes of the random network (default: 5 4)")
     gradcheck.add_argument("--features", type=_positive_int, default=None, metavar="M",
@@ -446,39 +437,29 @@ def build_parser():
     gradcheck.add_argument("--tolerance", type=_positive_float, default=DEFAULT_TOLERANCE,
                            help="largest relative error accepted (default: %(default)s)")
     gradcheck.add_argument("--seed", type=_seed, default=0, help="seed of the random network and samples")
-    add_common(gradcheck)
-    gradcheck.set_defaults(run="gradcheck")
 
     # ---- export
-    export = commands.add_parser(
-        "export", help="write a saved model as an ONNX graph",
-        description="Write a saved model as an ONNX graph (outputs 'label' and 'probabilities').",
-        epilog=EXPORT_EPILOG, formatter_class=formatter)
-    export.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
+    export = command("export", "write a saved model as an ONNX graph",
+                     "Write a saved model as an ONNX graph (outputs 'label' and 'probabilities').", EXPORT_EPILOG)
+    add_model(export)
     export.add_argument("onnx", metavar="OUTPUT", help="the ONNX file to write (.onnx)")
     export.add_argument("--dtype", choices=list(DTYPES), default=None,
                         help="type of the graph's input and arithmetic (default: the model's)")
-    add_common(export)
-    export.set_defaults(run="export")
 
     # ---- diagram
-    diagram = commands.add_parser(
-        "diagram", help="draw the network diagram of a saved model (.svg, .png, .pdf)",
-        description="Draw the network diagram of a saved model: units as circles, weights as edges.",
-        epilog=DIAGRAM_EPILOG, formatter_class=formatter)
-    diagram.add_argument("model", metavar="MODEL", help="a model file written by 'fastnn train'")
+    diagram = command("diagram", "draw the network diagram of a saved model (.svg, .png, .pdf)",
+                      "Draw the network diagram of a saved model: units as circles, weights as edges.",
+                      DIAGRAM_EPILOG)
+    add_model(diagram)
     diagram.add_argument("image", metavar="OUTPUT", help="the image to write (.svg, .png, .pdf, ...)")
     diagram.add_argument("--max-units", type=_positive_int, default=DIAGRAM_MAX_UNITS, metavar="N",
                          help="most units drawn per layer (default: %(default)s)")
     diagram.add_argument("--max-edges", type=_positive_int, default=DIAGRAM_MAX_EDGES, metavar="N",
                          help="most edges drawn (default: %(default)s)")
-    add_common(diagram)
-    diagram.set_defaults(run="diagram")
+    for name, sub in commands.choices.items():
+        sub.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+        sub.set_defaults(run=name)
     return parser
-
-
-# ---------------------------------------------------------------------------------------------
-# entry point
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,11 +127,16 @@ def _check_positive_int(value, name):
     return int(value)
 
 
-def _check_targets_option(targets, labels):
+def _check_read_options(labels, n_features, n_classes, targets):
+    """The readers' shared options, checked: returns ``n_features, n_classes, targets`` as ints or None."""
+    if labels not in _LABEL_MODES:
+        raise ValueError(f"labels must be {_MODES_TEXT}, got {labels!r}")
+    n_features = _check_positive_int(n_features, "n_features")
+    n_classes = _check_positive_int(n_classes, "n_classes")
     targets = _check_positive_int(targets, "targets")
     if targets is not None and labels != "float":
         raise ValueError(f"targets={targets} is for labels='float' (real-valued targets), got labels={labels!r}")
-    return targets
+    return n_features, n_classes, targets
 
 
 def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=None, progress=None,
@@ -195,11 +200,7 @@ def read_csv(path, *, labels="int", header=False, n_features=None, n_classes=Non
         ``n_classes`` if given).  The message starts with ``path:line[:field]:``.
     """
     name = _display(path)
-    if labels not in _LABEL_MODES:
-        raise ValueError(f"labels must be {_MODES_TEXT}, got {labels!r}")
-    n_features = _check_positive_int(n_features, "n_features")
-    n_classes = _check_positive_int(n_classes, "n_classes")
-    targets = _check_targets_option(targets, labels)
+    n_features, n_classes, targets = _check_read_options(labels, n_features, n_classes, targets)
     header = bool(header)
     if labels == "float":
         return _read_csv(path, name, "float", header, n_features, None, progress, MAX_LINE_BYTES,
@@ -258,12 +259,7 @@ def read_npz(path, *, labels="int", n_features=None, n_classes=None, targets=Non
         The message starts with ``path:``.
     """
     name = _display(path)
-    if labels not in _LABEL_MODES:
-        raise ValueError(f"labels must be {_MODES_TEXT}, got {labels!r}")
-    n_features = _check_positive_int(n_features, "n_features")
-    n_classes = _check_positive_int(n_classes, "n_classes")
-    targets = _check_targets_option(targets, labels)
-
+    n_features, n_classes, targets = _check_read_options(labels, n_features, n_classes, targets)
     return _read_npz(path, name, labels, n_features, n_classes, targets)
 
 
