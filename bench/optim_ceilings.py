@@ -122,35 +122,37 @@ def lbfgs_ceiling(repeats):
         return result
 
     scipy.optimize.minimize = counting_minimize
-    problems = {"digits": (digits(), (64,)), "OCR large": (ocr_large(), (50,))}
-    dgemm = gemm_gflops("float64")
-    print(f"\nL-BFGS, 20 iterations, float64; single-thread dgemm {dgemm:.1f} GFLOP/s (1024x1024, numpy's BLAS)")
-    for name, (data, hidden) in problems.items():
-        if data is None:
-            print(f"  {name}: skipped (the OCR data are not in ../shared/data/ocr)")
-            continue
-        X, y = data
-        sizes = (X.shape[1], *hidden, len(np.unique(y)))
-        flops = 6.0 * len(y) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        times = {"scikit-learn": [], "fastnn": []}
-        nfev = {}
-        for _ in range(repeats):
-            for library, cls in (("scikit-learn", SklearnMLP), ("fastnn", fastnn.MLPClassifier)):
-                model = cls(hidden_layer_sizes=hidden, activation="relu", solver="lbfgs", max_iter=20, tol=0.0,
-                            random_state=0)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    start = time.perf_counter()
-                    model.fit(X, y)
-                    times[library].append(time.perf_counter() - start)
-                nfev[library] = evaluations[-1]
-        rate = {lib: nfev[lib] * flops / statistics.median(t) / 1e9 for lib, t in times.items()}
-        s, f = (statistics.median(times[lib]) for lib in ("scikit-learn", "fastnn"))
-        print(f"  {name} ({len(y)} rows, {'-'.join(map(str, sizes))}): scikit-learn {s * 1e3:.1f} ms "
-              f"({nfev['scikit-learn']} evaluations, {rate['scikit-learn']:.1f} GFLOP/s), fastnn {f * 1e3:.1f} ms "
-              f"({nfev['fastnn']}, {rate['fastnn']:.1f} GFLOP/s): fastnn {s / f:.2f}x; ceiling at the dgemm rate "
-              f"{dgemm / rate['scikit-learn']:.2f}x; 5x would need {5 * rate['scikit-learn']:.1f} GFLOP/s")
-    scipy.optimize.minimize = minimize
+    try:
+        problems = {"digits": (digits(), (64,)), "OCR large": (ocr_large(), (50,))}
+        dgemm = gemm_gflops("float64")
+        print(f"\nL-BFGS, 20 iterations, float64; single-thread dgemm {dgemm:.1f} GFLOP/s (1024x1024, numpy's BLAS)")
+        for name, (data, hidden) in problems.items():
+            if data is None:
+                print(f"  {name}: skipped (the OCR data are not in ../shared/data/ocr)")
+                continue
+            X, y = data
+            sizes = (X.shape[1], *hidden, len(np.unique(y)))
+            flops = 6.0 * len(y) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+            times = {"scikit-learn": [], "fastnn": []}
+            nfev = {}
+            for _ in range(repeats):
+                for library, cls in (("scikit-learn", SklearnMLP), ("fastnn", fastnn.MLPClassifier)):
+                    model = cls(hidden_layer_sizes=hidden, activation="relu", solver="lbfgs", max_iter=20, tol=0.0,
+                                random_state=0)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        start = time.perf_counter()
+                        model.fit(X, y)
+                        times[library].append(time.perf_counter() - start)
+                    nfev[library] = evaluations[-1]
+            rate = {lib: nfev[lib] * flops / statistics.median(t) / 1e9 for lib, t in times.items()}
+            s, f = (statistics.median(times[lib]) for lib in ("scikit-learn", "fastnn"))
+            print(f"  {name} ({len(y)} rows, {'-'.join(map(str, sizes))}): scikit-learn {s * 1e3:.1f} ms "
+                  f"({nfev['scikit-learn']} evaluations, {rate['scikit-learn']:.1f} GFLOP/s), fastnn {f * 1e3:.1f} ms "
+                  f"({nfev['fastnn']}, {rate['fastnn']:.1f} GFLOP/s): fastnn {s / f:.2f}x; ceiling at the dgemm rate "
+                  f"{dgemm / rate['scikit-learn']:.2f}x; 5x would need {5 * rate['scikit-learn']:.1f} GFLOP/s")
+    finally:
+        scipy.optimize.minimize = minimize
     print(f"  (scikit-learn {sklearn.__version__}, fastnn {fastnn.__version__})")
 
 

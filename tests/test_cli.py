@@ -454,9 +454,10 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("argv,message", BAD_INPUTS, ids=[" ".join(a) or "(none)" for a, _ in BAD_INPUTS])
-def test_bad_input_gives_one_line_and_status_2(bad_files, argv, message, capsys):
-    before = sorted(p.name for p in bad_files.iterdir())
+def assert_one_line_error(argv, message, folder, capsys):
+    """``fastnn argv`` exits with status 2 and one line on stderr matching ``message``, prints
+    nothing on stdout and leaves ``folder`` as it was (no output, no leftover folder)."""
+    before = sorted(p.name for p in folder.iterdir())
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     lines = captured.err.split("\n")
@@ -464,7 +465,12 @@ def test_bad_input_gives_one_line_and_status_2(bad_files, argv, message, capsys)
     assert ERROR_LINE.match(lines[0]), lines[0]
     assert re.search(message, lines[0][len("fastnn: error: "):]), lines[0]
     assert captured.out == ""
-    assert sorted(p.name for p in bad_files.iterdir()) == before  # no output, no leftover folder
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+@pytest.mark.parametrize("argv,message", BAD_INPUTS, ids=[" ".join(a) or "(none)" for a, _ in BAD_INPUTS])
+def test_bad_input_gives_one_line_and_status_2(bad_files, argv, message, capsys):
+    assert_one_line_error(argv, message, bad_files, capsys)
 
 
 def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):

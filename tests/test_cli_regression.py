@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, hamming_loss, mean_absolute_error, mean_squared_error, r2_score
-from test_cli import ERROR_LINE, png_size, run, run_in_process, write_csv
+from test_cli import ERROR_LINE, assert_one_line_error, png_size, run, run_in_process, write_csv
 
 import fastnn
 from fastnn import cli, plots
@@ -309,15 +309,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("argv,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
 def test_bad_input_gives_one_line_and_status_2(regression_files, argv, message, capsys):
-    before = sorted(p.name for p in regression_files.iterdir())
-    assert cli.main(argv) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.split("\n")
-    assert len(lines) == 2 and lines[1] == "", captured.err
-    assert ERROR_LINE.match(lines[0]), lines[0]
-    assert re.search(message, lines[0][len("fastnn: error: "):]), lines[0]
-    assert captured.out == ""
-    assert sorted(p.name for p in regression_files.iterdir()) == before
+    assert_one_line_error(argv, message, regression_files, capsys)
 
 
 def test_a_non_numeric_target_in_a_subprocess(regression_files):

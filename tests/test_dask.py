@@ -1,6 +1,7 @@
 """fastnn on dask: grid search on a local cluster, fits streamed from dask arrays, data-parallel fits."""
 
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import os
@@ -23,6 +24,16 @@ import dask  # noqa: E402  (installed with dask.distributed)
 GRID = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(5,), (10,)]}
 
 
+@contextlib.contextmanager
+def local_client(n_workers=2, processes=False, silence_logs=logging.ERROR, set_as_default=True):
+    """A client of a ``LocalCluster`` of ``n_workers`` one-thread workers (processes or threads of
+    this process), closed with its cluster on exit."""
+    with distributed.LocalCluster(n_workers=n_workers, processes=processes, threads_per_worker=1,
+                                  dashboard_address=None, silence_logs=silence_logs) as cluster, \
+            distributed.Client(cluster, set_as_default=set_as_default) as client:
+        yield client
+
+
 def search():
     model = MLPClassifier(learning_rate_init=0.1, max_iter=15, random_state=0)
     return GridSearchCV(model, GRID, cv=3)
@@ -33,8 +44,7 @@ def test_grid_search_on_a_local_dask_cluster_matches_the_serial_search():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         serial = search().fit(X, y)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client(processes=True) as client:
         with joblib.parallel_backend("dask"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             on_cluster = search().fit(X, y)
@@ -147,8 +157,7 @@ def test_data_parallel_training_on_a_local_cluster_learns_as_the_serial_fit():
 
     X, y, Xd, yd = dask_problem(n=4000, chunk=1000)
     params = dict(hidden_layer_sizes=(12,), max_iter=8, random_state=0, learning_rate_init=0.05)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client(processes=True) as client:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = fastnn.dask.fit(MLPClassifier(**params), Xd, yd, client=client)
@@ -182,8 +191,7 @@ def test_a_failed_worker_epoch_keeps_the_last_averaged_model(monkeypatch, blocks
     X, y, Xd, yd = dask_problem(n=2000, chunk=500)
     monkeypatch.setattr(fastnn.dask, "_worker_epoch", _fails_in_the_second_epoch)
     params = dict(hidden_layer_sizes=(6,), max_iter=5, random_state=0)
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client() as client:
         model = MLPClassifier(**params)
         with pytest.raises(RuntimeError, match="keeps the weights of the last completed epoch"):
             fastnn.dask.fit(model, Xd, yd, client=client, blocks_per_round=blocks_per_round, retries=0)
@@ -215,9 +223,7 @@ def _counted_prepare(X_block, y_block, **kwargs):
 
 def test_data_parallel_training_uses_the_client_it_is_given_not_the_default_one():
     X, y, Xd, yd = dask_problem(n=2000, chunk=500)
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as client:
+    with local_client(set_as_default=False) as client:
         with pytest.raises(ValueError, match="No clients found"):
             distributed.default_client()
         model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), Xd, yd, client=client)
@@ -234,8 +240,7 @@ def test_each_block_is_prepared_once_per_fit_not_once_per_epoch(monkeypatch):
     _PREPARED.clear()
     monkeypatch.setattr(fastnn._blocks, "prepare_block", _counted_prepare)
     X, y, Xd, yd = dask_problem(n=2000, chunk=500)
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client() as client:
         model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, tol=0, random_state=0), Xd, yd,
                                client=client, blocks_per_round=None)
     assert model.n_iter_ == 3 and sorted(_PREPARED) == [500] * 4
@@ -255,8 +260,7 @@ def test_data_parallel_training_refuses_a_block_with_nan_before_training():
     X, y, Xd, yd = dask_problem(n=2000, chunk=500)
     X = X.copy()
     X[1234, 3] = np.nan
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client() as client:
         with pytest.raises(ValueError, match="NaN"):
             quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), da.from_array(X, chunks=(500, 8)), yd,
                            client=client)
@@ -271,8 +275,7 @@ def test_with_one_average_per_epoch_a_block_is_cut_to_even_out_the_workers(monke
     _PREPARED.clear()
     monkeypatch.setattr(fastnn._blocks, "prepare_block", _counted_prepare)
     X, y, Xd, yd = dask_problem(n=1500, chunk=500)
-    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client() as client:
         model = quiet_fit_dask(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0), Xd, yd,
                                client=client, blocks_per_round=None)
     assert model.n_iter_ == 2 and sorted(_PREPARED) == [250, 250, 500, 500]
@@ -383,9 +386,7 @@ def test_a_worker_process_killed_mid_epoch_never_leaves_a_partial_average(monkey
     monkeypatch.setattr(fastnn.dask, "balanced_assignment", _blocks_in_turn)
     allowed_failures = {"recovers": 3, "fails": 0}[outcome]
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), \
-            distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                     silence_logs=logging.CRITICAL) as cluster, \
-            distributed.Client(cluster) as client:
+            local_client(processes=True, silence_logs=logging.CRITICAL) as client:
         Xp, yp = client.persist([Xd, yd])
         # the model to end with: all 3 epochs, or epoch 1 (the last one completed before the kill)
         reference = quiet_fit_dask(MLPClassifier(**{**params, "max_iter": 3 if outcome == "recovers" else 1}), Xp, yp,
@@ -428,8 +429,7 @@ def test_workers_train_the_models_activations(monkeypatch):
     _ACTIVATIONS_SEEN.clear()
     monkeypatch.setattr(fastnn.dask, "_worker_epoch", _recording_worker_epoch)
     X, y, Xd, yd = dask_problem(n=1000, chunk=500)
-    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client(n_workers=1) as client:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = fastnn.dask.fit(MLPClassifier(hidden_layer_sizes=(6, 5), activation=["relu", "tanh"], max_iter=2,
@@ -573,8 +573,7 @@ def test_data_parallel_training_of_a_regressor_on_a_local_cluster_learns_as_the_
 
     X, y, Xd, yd = regression_problem(n=4000, chunk=1000, n_targets=2)
     params = dict(hidden_layer_sizes=(12,), max_iter=8, random_state=0, learning_rate_init=0.01)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client(processes=True) as client:
         model = quiet_fit_dask(MLPRegressor(**params), Xd, yd, client=client)
     serial = quiet_fit(MLPRegressor(**params), X, y)
     assert model.n_iter_ == 8 and len(model.loss_curve_) == 8 and model.n_outputs_ == 2
@@ -590,8 +589,7 @@ def test_data_parallel_training_on_one_worker_in_order_is_the_serial_fit(n_targe
 
     X, y, Xd, yd = regression_problem(n=1500, n_targets=n_targets)
     params = dict(hidden_layer_sizes=(6,), max_iter=3, random_state=0, shuffle=False, tol=0)
-    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with local_client(n_workers=1) as client:
         model = quiet_fit_dask(MLPRegressor(**params), Xd, yd, client=client, blocks_per_round=None)
     assert_same_fit(model, quiet_fit(MLPRegressor(**params), X, y))
 

@@ -346,21 +346,16 @@ def test_estimators_save_and_load_with_their_model_family(tmp_path):
     from fastnn import MLPClassifier, MLPRegressor
 
     X, y = make_problem("identity", n=60, seed=16)
-    regressor = MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=3, random_state=0, tol=0)
-    with pytest.warns(Warning):
-        regressor.fit(X, y)
-    fastnn.save(regressor, tmp_path / "r.npz")
-    loaded = fastnn.load(tmp_path / "r.npz")
-    assert loaded.metadata_["output"] == "identity" and loaded.metadata_["activation"] == ["tanh"]
-    np.testing.assert_array_equal(loaded.predict(X), regressor.predict(X))
     _, Y = make_problem("multilabel", n=60, seed=16)
-    classifier = MLPClassifier(hidden_layer_sizes=(5,), activation="relu", max_iter=3, random_state=0, tol=0)
-    with pytest.warns(Warning):
-        classifier.fit(X, Y)
-    fastnn.save(classifier, tmp_path / "c.npz")
-    loaded = fastnn.load(tmp_path / "c.npz")
-    assert loaded.metadata_["output"] == "multilabel"
-    np.testing.assert_array_equal(loaded.predict(X), classifier.predict(X))
+    for estimator, activation, truth, output in ((MLPRegressor, "tanh", y, "identity"),
+                                                 (MLPClassifier, "relu", Y, "multilabel")):
+        model = estimator(hidden_layer_sizes=(5,), activation=activation, max_iter=3, random_state=0, tol=0)
+        with pytest.warns(Warning):
+            model.fit(X, truth)
+        fastnn.save(model, tmp_path / "model.npz")
+        loaded = fastnn.load(tmp_path / "model.npz")
+        assert loaded.metadata_["output"] == output and loaded.metadata_["activation"] == [activation]
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
